@@ -1,0 +1,1 @@
+"""Temporal activities: the only code that writes the read model or calls payment services."""

@@ -1,0 +1,1 @@
+"""The HTTP API: commands go to Temporal, reads come from the SQL read model."""

@@ -1,0 +1,145 @@
+"""Every error leaves as application/problem+json (RFC 9457) with a stable `code`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import AuthError
+from domain.errors import DomainError, ErrorCode
+
+log = logging.getLogger("oms.api")
+
+# code -> (HTTP status, can the same request succeed later, what the client should do)
+_CODES: dict[ErrorCode, tuple[int, bool, str]] = {
+    ErrorCode.INVALID_TRANSITION: (409, False, "Reload the order and choose a valid next status"),
+    ErrorCode.INSUFFICIENT_INVENTORY: (409, False, "Reduce the quantity; the payment is refunded"),
+    ErrorCode.LISTING_UNAVAILABLE: (409, False, "Browse similar items; the payment is refunded"),
+    ErrorCode.AMOUNT_MISMATCH: (422, False, "Check the price and currency; the payment is refunded"),
+    ErrorCode.PAYMENT_NOT_CONFIRMED: (422, True, "Verify payment status and retry"),
+    ErrorCode.INVALID_SHIPPING_ADDRESS: (422, True, "Correct the shipping address and retry"),
+    ErrorCode.IDEMPOTENCY_CONFLICT: (409, False, "Use a new payment for a different order"),
+    ErrorCode.NOT_FOUND: (404, False, "Check the id"),
+    ErrorCode.FORBIDDEN: (403, False, "Ask the party allowed to make this change"),
+    ErrorCode.UNAUTHORIZED: (401, False, "Send a valid bearer token"),
+    ErrorCode.VALIDATION_ERROR: (422, True, "Fix the fields listed in errors and retry"),
+    ErrorCode.PAYLOAD_TOO_LARGE: (413, False, "Send a smaller request body"),
+    ErrorCode.DATABASE_ERROR: (503, True, "Try again shortly"),
+    ErrorCode.TEMPORARILY_UNAVAILABLE: (503, True, "Try again shortly"),
+    ErrorCode.INTERNAL_ERROR: (500, True, "Try again or contact support"),
+}
+
+_TITLES = {
+    401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+    409: "Conflict", 413: "Content Too Large", 415: "Unsupported Media Type",
+    422: "Unprocessable Content", 500: "Internal Server Error", 503: "Service Unavailable",
+}
+
+
+class ApiError(Exception):
+    """Raised by routes and services; turned into a problem response in one place."""
+
+    def __init__(self, code: ErrorCode, message: str, *, errors: list[dict] | None = None,
+                 **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.errors = errors
+        self.extra = {k: v for k, v in extra.items() if v is not None}
+
+
+def problem(code: ErrorCode, message: str, *, status: int | None = None,
+            errors: list[dict] | None = None, **extra: Any) -> JSONResponse:
+    default_status, can_retry, action = _CODES[code]
+    status = status or default_status
+    body: dict[str, Any] = {
+        "type": f"https://oms.dev/problems/{code.value.lower().replace('_', '-')}",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": message,
+        "code": code.value,
+        "message": message,
+        "canRetry": can_retry,
+        "suggestedAction": action,
+        **extra,
+    }
+    if errors:
+        body["errors"] = errors
+    headers = {"Retry-After": "5"} if status == 503 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    return JSONResponse(body, status_code=status, headers=headers,
+                        media_type="application/problem+json")
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict]:
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        out.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid"),
+                    "type": err.get("type", "value_error")})
+    return out
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return problem(exc.code, exc.message, errors=exc.errors, **exc.extra)
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return problem(exc.code, exc.message, currentStatus=exc.current_status)
+
+    @app.exception_handler(AuthError)
+    async def _auth_error(_: Request, exc: AuthError) -> JSONResponse:
+        return problem(ErrorCode.UNAUTHORIZED, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _field_errors(exc)
+        if any(e["field"].startswith("checkoutData.shippingAddress") for e in errors):
+            return problem(ErrorCode.INVALID_SHIPPING_ADDRESS, "the shipping address is invalid",
+                           errors=errors)
+        return problem(ErrorCode.VALIDATION_ERROR, "the request is invalid", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.VALIDATION_ERROR
+        return problem(code, str(exc.detail), status=exc.status_code)
+
+    @app.exception_handler(RPCError)
+    async def _temporal(_: Request, exc: RPCError) -> JSONResponse:
+        log.warning("temporal call failed: %s (%s)", exc.message, exc.status)
+        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
+                          RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.CANCELLED):
+            return problem(ErrorCode.TEMPORARILY_UNAVAILABLE,
+                           "the workflow service is unavailable")
+        return problem(ErrorCode.INTERNAL_ERROR, "the workflow service refused the request")
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        log.warning("database call failed: %s", exc.orig)
+        return problem(ErrorCode.DATABASE_ERROR, "the database is unavailable")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        if _is_connection_failure(exc):
+            return problem(ErrorCode.TEMPORARILY_UNAVAILABLE, "a backing service is unavailable")
+        log.exception("unhandled error")
+        return problem(ErrorCode.INTERNAL_ERROR, "unexpected error")
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    # A lazy Temporal client that has never connected raises a plain RuntimeError.
+    text = str(exc).lower()
+    return isinstance(exc, (ConnectionError, TimeoutError)) or (
+        isinstance(exc, RuntimeError) and ("connect" in text or "transport" in text)
+    )

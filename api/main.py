@@ -1,0 +1,51 @@
+"""The FastAPI application: `create_app()` builds it, the lifespan owns its connections."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.routes import health, notifications, orders, reference
+from api.strict_json import BodyLimitMiddleware
+from db.engine import create_database
+from oms.settings import Settings, get_settings
+from oms.temporal import connect
+
+log = logging.getLogger("oms.api")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.db = create_database(settings.database_url)
+        # Lazy: the API starts (and /health says so) even while Temporal is still coming up.
+        app.state.temporal = await connect(settings.temporal_address,
+                                           settings.temporal_namespace, lazy=True)
+        log.info("api ready: database %s, temporal %s", settings.database_url.split("://")[0],
+                 settings.temporal_address)
+        yield
+        await app.state.db.dispose()
+
+    app = FastAPI(
+        title="oms",
+        summary="Order management for marketplaces: every order is a Temporal workflow.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    for router in (orders.router, reference.router, notifications.router, health.router):
+        app.include_router(router)
+    return app
+
+
+def app() -> FastAPI:
+    """Factory for `uvicorn --factory api.main:app`."""
+    return create_app()

@@ -1,0 +1,136 @@
+"""Order commands: the API's only path to change an order is through its workflow."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import Principal, Role
+from api.errors import ApiError
+from domain.commands import (
+    CreationRequest,
+    OrderRequest,
+    OrderSnapshot,
+    OrderWorkflowInput,
+    StatusChangeRequest,
+)
+from domain.errors import ErrorCode
+from domain.order import ActorKind
+from oms.settings import Settings
+from workflows.order_workflow import OrderWorkflow
+from workflows.shared import order_id_for, workflow_id_for
+
+
+def fingerprint(request: OrderRequest) -> str:
+    """A digest of what was ordered; `200` and `200.00` are the same amount."""
+
+    def normal(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return format(value.normalize(), "f")
+        raise TypeError(type(value).__name__)
+
+    text = json.dumps(dataclasses.asdict(request), default=normal, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def create_order(client: Client, settings: Settings, request: OrderRequest) -> OrderSnapshot:
+    """Start the order's workflow, or join the one this payment already started."""
+    workflow_id = workflow_id_for(request.payment.method, request.payment.reference)
+    start = WithStartWorkflowOperation(
+        OrderWorkflow.run,
+        OrderWorkflowInput(
+            order_id=order_id_for(workflow_id),
+            request=request,
+            policy=settings.order_policy(),
+            fingerprint=fingerprint(request),
+        ),
+        id=workflow_id,
+        task_queue=settings.task_queue,
+        # A running order answers the retry; a finished one is never started again.
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        static_summary=(
+            f"{request.payment.method.value} order: {request.quantity} x {request.listing_id} "
+            f"for {request.total_amount} {request.currency}"
+        ),
+    )
+    try:
+        return await client.execute_update_with_start_workflow(
+            OrderWorkflow.await_creation,
+            CreationRequest(fingerprint=fingerprint(request)),
+            start_workflow_operation=start,
+        )
+    except WorkflowUpdateFailedError as err:
+        raise _from_update_failure(err) from None
+    except WorkflowAlreadyStartedError:
+        return await _finished_order(client, workflow_id)
+
+
+async def _finished_order(client: Client, workflow_id: str) -> OrderSnapshot:
+    """A retried create for a payment whose workflow has already closed."""
+    handle = client.get_workflow_handle_for(OrderWorkflow.run, workflow_id)
+    outcome = await handle.result()
+    if outcome.rejection_code:
+        raise ApiError(_code(outcome.rejection_code), outcome.rejection_message or "rejected",
+                       refund="initiated")
+    snapshot = await handle.query(OrderWorkflow.snapshot)
+    assert snapshot is not None
+    return snapshot
+
+
+def actor_for(principal: Principal, parties: Row) -> ActorKind:
+    if principal.role is Role.SYSTEM:
+        return ActorKind.SYSTEM
+    if principal.role is Role.OPERATOR:
+        return ActorKind.OPERATOR
+    if principal.user_id == parties.seller_id:
+        return ActorKind.SELLER
+    return ActorKind.BUYER
+
+
+async def change_status(client: Client, parties: Row, request: StatusChangeRequest
+                        ) -> OrderSnapshot:
+    handle = client.get_workflow_handle_for(OrderWorkflow.run, parties.workflow_id)
+    try:
+        return await handle.execute_update(OrderWorkflow.change_status, request)
+    except WorkflowUpdateFailedError as err:
+        raise _from_update_failure(err) from None
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            # The workflow has closed: the order is in a final status and moves no more.
+            raise ApiError(ErrorCode.INVALID_TRANSITION,
+                           f"the order is {parties.status} and can no longer change",
+                           currentStatus=parties.status) from None
+        raise
+
+
+def _code(value: str | None) -> ErrorCode:
+    try:
+        return ErrorCode(value)
+    except ValueError:
+        return ErrorCode.INTERNAL_ERROR
+
+
+def _from_update_failure(err: WorkflowUpdateFailedError) -> ApiError:
+    cause = err.cause
+    if not isinstance(cause, ApplicationError):
+        return ApiError(ErrorCode.INTERNAL_ERROR, "the order could not be updated")
+    details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+    errors = None
+    if details.get("field"):
+        errors = [{"field": details["field"], "message": cause.message, "type": "missing"}]
+    return ApiError(_code(cause.type), cause.message, errors=errors,
+                    currentStatus=details.get("currentStatus"), refund=details.get("refund"))

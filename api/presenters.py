@@ -1,0 +1,174 @@
+"""Read-model rows to the JSON shapes of the specification (camelCase, amounts as strings)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row
+
+from domain.commands import OrderSnapshot
+from domain.money import to_wire
+
+
+def iso(value: datetime | date | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return value.isoformat()
+
+
+def money(amount: Decimal | None, currency: str) -> str | None:
+    return None if amount is None else to_wire(amount, currency)
+
+
+def created_order(snapshot: OrderSnapshot) -> dict[str, Any]:
+    return {
+        "id": snapshot.order_id,
+        "orderNumber": snapshot.order_number,
+        "status": snapshot.status.value,
+        "totalAmount": money(snapshot.total_amount, snapshot.currency),
+        "currency": snapshot.currency,
+        "estimatedDelivery": iso(snapshot.estimated_delivery),
+        "createdAt": iso(snapshot.created_at),
+        "trackingUrl": f"/orders/{snapshot.order_id}",
+    }
+
+
+def status_changed(snapshot: OrderSnapshot) -> dict[str, Any]:
+    return {
+        "id": snapshot.order_id,
+        "orderNumber": snapshot.order_number,
+        "status": snapshot.status.value,
+        "previousStatus": snapshot.previous_status.value if snapshot.previous_status else None,
+        "statusUpdatedAt": iso(snapshot.status_updated_at),
+        "trackingNumber": snapshot.tracking_number,
+        "carrier": snapshot.carrier,
+        "estimatedDelivery": iso(snapshot.estimated_delivery),
+    }
+
+
+_PAYMENT_STATUS = {"escrow": {"confirmed": "locked"}}
+
+
+def order_details(order: Row, items: list[Row], events: list[Row]) -> dict[str, Any]:
+    cur = order.currency
+    payment_status = _PAYMENT_STATUS.get(order.payment_method, {}).get(
+        order.payment_status, order.payment_status
+    )
+    return {
+        "id": order.id,
+        "orderNumber": order.order_number,
+        "status": order.status,
+        "statusUpdatedAt": iso(order.status_updated_at),
+        "createdAt": iso(order.created_at),
+        "totalAmount": money(order.total_amount, cur),
+        "currency": cur,
+        "buyer": {"id": order.buyer_id, "name": order.buyer_name, "email": order.buyer_email},
+        "seller": {"id": order.seller_id, "name": order.seller_name,
+                   "storeName": order.seller_store_name},
+        "items": [
+            {
+                "id": item.id,
+                "listingId": item.listing_id,
+                "productName": item.product_name,
+                "quantity": item.quantity,
+                "unitPrice": money(item.unit_price, cur),
+                "totalPrice": money(item.total_price, cur),
+            }
+            for item in items
+        ],
+        "payment": {
+            "method": order.payment_method,
+            "status": payment_status,
+            "transactionHash": order.transaction_hash,
+            "escrowId": order.escrow_id,
+            "paymentIntentId": order.payment_intent_id,
+            "processingFee": money(order.processing_fees, cur),
+            "gasFee": None if order.gas_fees is None else format(order.gas_fees, "f"),
+        },
+        "shipping": {
+            "method": order.shipping_method,
+            "trackingNumber": order.tracking_number,
+            "carrier": order.carrier,
+            "estimatedDelivery": iso(order.estimated_delivery),
+            "deliveredAt": iso(order.actual_delivery_date),
+            "address": _address(order.shipping_address),
+        },
+        "notes": order.order_notes,
+        "specialInstructions": order.special_instructions,
+        "timeline": [timeline_entry(e, with_metadata=False) for e in events],
+    }
+
+
+def _address(stored: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": stored["name"],
+        "street": stored["street"],
+        "city": stored["city"],
+        "state": stored.get("state"),
+        "zipCode": stored["zip_code"],
+        "country": stored["country"],
+    }
+
+
+def timeline_entry(event: Row, *, with_metadata: bool = True) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": event.id,
+        "status": event.status,
+        "timestamp": iso(event.occurred_at),
+        "description": event.description,
+        "source": event.event_source,
+    }
+    data = event.event_data or {}
+    if data.get("trackingNumber"):
+        entry["trackingNumber"] = data["trackingNumber"]
+    if event.location:
+        entry["location"] = event.location
+    if with_metadata:
+        entry["metadata"] = data
+    return entry
+
+
+def history_entry(row: Row) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "sequence": row.sequence,
+        "previousStatus": row.previous_status,
+        "newStatus": row.new_status,
+        "changedBy": row.changed_by,
+        "actor": row.actor_kind,
+        "reason": row.change_reason,
+        "notes": row.notes,
+        "metadata": row._mapping["metadata"] or {},
+        "createdAt": iso(row.created_at),
+    }
+
+
+def notification(row: Row) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "type": row.type,
+        "title": row.title,
+        "message": row.message,
+        "orderId": row.order_id,
+        "data": row.data or {},
+        "read": row.read_at is not None,
+        "createdAt": iso(row.created_at),
+    }
+
+
+def listing(row: Row) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "sellerId": row.seller_id,
+        "title": row.title,
+        "description": row.description,
+        "unitPrice": money(row.unit_price, row.currency),
+        "currency": row.currency,
+        "inventory": row.inventory,
+        "active": row.active,
+        "updatedAt": iso(row.updated_at),
+    }

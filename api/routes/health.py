@@ -1,0 +1,42 @@
+"""Liveness of the API and reachability of what it depends on."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from api.deps import DbDep, TemporalDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+async def health(db: DbDep, client: TemporalDep) -> JSONResponse:
+    """200 when the database and Temporal both answer within two seconds, else 503."""
+    database, temporal = await asyncio.gather(_database_ok(db), _temporal_ok(client))
+    ok = database and temporal
+    body = {"status": "ok" if ok else "degraded",
+            "database": "ok" if database else "unavailable",
+            "temporal": "ok" if temporal else "unavailable"}
+    return JSONResponse(body, status_code=200 if ok else 503,
+                        headers=None if ok else {"Retry-After": "5"})
+
+
+async def _database_ok(db) -> bool:
+    try:
+        async with asyncio.timeout(2), db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - any failure means unavailable
+        return False
+
+
+async def _temporal_ok(client) -> bool:
+    try:
+        async with asyncio.timeout(2):
+            return await client.service_client.check_health()
+    except Exception:  # noqa: BLE001
+        return False

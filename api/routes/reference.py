@@ -1,0 +1,60 @@
+"""Reference data copied from the marketplace: users and listings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+
+from api import presenters
+from api.deps import CurrentUser, DbDep
+from api.errors import ApiError
+from api.schemas import ListingIn, UserIn
+from api.strict_json import StrictJSONRoute
+from db import reference_repo
+from domain.errors import ErrorCode
+
+router = APIRouter(prefix="/api", tags=["reference data"], route_class=StrictJSONRoute)
+
+RefId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+
+
+@router.put("/users/{user_id}")
+async def put_user(user_id: RefId, body: UserIn, user: CurrentUser, db: DbDep) -> dict[str, Any]:
+    """Create or update a user's name, email and store name (operators and systems)."""
+    if not user.is_staff:
+        raise ApiError(ErrorCode.FORBIDDEN, "only operators may change users")
+    async with db.writer.begin() as conn:
+        await reference_repo.upsert_user(conn, user_id, name=body.name, email=body.email,
+                                         store_name=body.store_name)
+    return {"success": True, "user": {"id": user_id, "name": body.name, "email": body.email,
+                                      "storeName": body.store_name}}
+
+
+@router.put("/listings/{listing_id}")
+async def put_listing(listing_id: RefId, body: ListingIn, user: CurrentUser,
+                      db: DbDep) -> dict[str, Any]:
+    """Create or update a listing (operators and systems, or the seller for its own)."""
+    if not user.is_staff and user.user_id != body.seller_id:
+        raise ApiError(ErrorCode.FORBIDDEN, "a seller may only change its own listings")
+    async with db.writer.begin() as conn:
+        existing = await reference_repo.get_listing(conn, listing_id)
+        if existing and not user.is_staff and existing.seller_id != user.user_id:
+            raise ApiError(ErrorCode.FORBIDDEN, "this listing belongs to another seller")
+        await reference_repo.upsert_listing(
+            conn, listing_id, seller_id=body.seller_id, title=body.title,
+            description=body.description, unit_price=body.unit_price, currency=body.currency,
+            inventory=body.inventory, active=body.active,
+        )
+        row = await reference_repo.get_listing(conn, listing_id)
+    return {"success": True, "listing": presenters.listing(row)}
+
+
+@router.get("/listings/{listing_id}")
+async def get_listing(listing_id: RefId, user: CurrentUser, db: DbDep) -> dict[str, Any]:
+    """A listing with its current price and stock."""
+    async with db.engine.connect() as conn:
+        row = await reference_repo.get_listing(conn, listing_id)
+    if row is None:
+        raise ApiError(ErrorCode.NOT_FOUND, "no such listing")
+    return {"listing": presenters.listing(row)}

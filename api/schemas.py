@@ -1,0 +1,192 @@
+"""HTTP request models: camelCase on the wire, unknown fields refused, money exact.
+
+Everything a client sends is validated here, at the edge, before any workflow starts.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from domain.commands import OrderRequest, PaymentInfo, ShippingAddress
+from domain.money import CURRENCY_SCALE, MoneyError, check_scale, parse_amount
+from domain.order import OrderStatus, PaymentMethod
+
+
+def _amount(value: object) -> Decimal:
+    try:
+        return parse_amount(value)
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_amount),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "examples": ["200.00"],
+                    "description": "exact decimal; a JSON number is accepted too"}),
+]
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+PaymentRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")]
+TxHash = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Currency = Literal[tuple(CURRENCY_SCALE)]  # type: ignore[valid-type]
+Quantity = Annotated[int, Field(strict=True, ge=1, le=10_000)]
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid",
+                              str_max_length=10_000)
+
+
+class PaymentResultIn(ApiModel):
+    success: bool
+    payment_method: PaymentMethod
+    status: Literal["confirmed", "pending"] = "confirmed"
+    transaction_hash: TxHash | None = None
+    escrow_id: PaymentRef | None = None
+    payment_intent_id: PaymentRef | None = None
+    gas_used: Amount | None = None
+    processing_fee: Amount | None = None
+
+    @model_validator(mode="after")
+    def _reference_for_method(self) -> PaymentResultIn:
+        required = {
+            PaymentMethod.CRYPTO: "transaction_hash",
+            PaymentMethod.FIAT: "payment_intent_id",
+            PaymentMethod.ESCROW: "escrow_id",
+        }[self.payment_method]
+        if getattr(self, required) is None:
+            raise ValueError(f"{to_camel(required)} is required for {self.payment_method} payments")
+        for fee in (self.gas_used, self.processing_fee):
+            if fee is not None:
+                check_scale(fee, "BTC")  # fees are stored with at most 8 places
+        return self
+
+    @property
+    def reference(self) -> str:
+        return {
+            PaymentMethod.CRYPTO: self.transaction_hash,
+            PaymentMethod.FIAT: self.payment_intent_id,
+            PaymentMethod.ESCROW: self.escrow_id,
+        }[self.payment_method] or ""
+
+
+class ShippingAddressIn(ApiModel):
+    name: Text
+    street: Text
+    city: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    state: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    zip_code: Annotated[str, StringConstraints(strip_whitespace=True,
+                                               pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{1,11}$")]
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(
+        description="ISO 3166-1 alpha-2 code"
+    )
+
+
+class CheckoutDataIn(ApiModel):
+    buyer_id: Id
+    seller_id: Id
+    listing_id: Id
+    quantity: Quantity
+    total_amount: Amount
+    currency: Currency
+    shipping_address: ShippingAddressIn
+    shipping_method: Literal["standard", "express"] = "standard"
+    notes: LongText | None = None
+    special_instructions: LongText | None = None
+
+    @model_validator(mode="after")
+    def _amount_fits_currency(self) -> CheckoutDataIn:
+        if self.total_amount <= 0:
+            raise ValueError("totalAmount must be greater than zero")
+        try:
+            check_scale(self.total_amount, self.currency)
+        except MoneyError as exc:
+            raise ValueError(f"totalAmount: {exc}") from exc
+        return self
+
+
+class CreateOrderIn(ApiModel):
+    payment_result: PaymentResultIn
+    checkout_data: CheckoutDataIn
+
+    def to_domain(self) -> OrderRequest:
+        pay, checkout, addr = self.payment_result, self.checkout_data, self.checkout_data.shipping_address
+        return OrderRequest(
+            buyer_id=checkout.buyer_id,
+            seller_id=checkout.seller_id,
+            listing_id=checkout.listing_id,
+            quantity=checkout.quantity,
+            total_amount=checkout.total_amount,
+            currency=checkout.currency,
+            shipping_address=ShippingAddress(
+                name=addr.name, street=addr.street, city=addr.city, zip_code=addr.zip_code,
+                country=addr.country, state=addr.state,
+            ),
+            payment=PaymentInfo(
+                method=pay.payment_method,
+                reference=pay.reference,
+                final=pay.status == "confirmed",
+                transaction_hash=pay.transaction_hash,
+                payment_intent_id=pay.payment_intent_id,
+                escrow_id=pay.escrow_id,
+                gas_fee=pay.gas_used,
+                processing_fee=pay.processing_fee,
+            ),
+            shipping_method=checkout.shipping_method,
+            notes=checkout.notes,
+            special_instructions=checkout.special_instructions,
+        )
+
+
+class StatusChangeIn(ApiModel):
+    status: OrderStatus
+    tracking_number: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{4,40}$")] | None = None
+    carrier: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                              max_length=50)] | None = None
+    notes: LongText | None = None
+    estimated_delivery: date | None = None
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+
+
+class UserIn(ApiModel):
+    name: Text
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320,
+                                            pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    store_name: Text | None = None
+
+
+class ListingIn(ApiModel):
+    seller_id: Id
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    description: LongText | None = None
+    unit_price: Amount
+    currency: Currency
+    inventory: Annotated[int, Field(strict=True, ge=0, le=1_000_000_000)]
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _price_fits_currency(self) -> ListingIn:
+        if self.unit_price <= 0:
+            raise ValueError("unitPrice must be greater than zero")
+        try:
+            check_scale(self.unit_price, self.currency)
+        except MoneyError as exc:
+            raise ValueError(f"unitPrice: {exc}") from exc
+        return self

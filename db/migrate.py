@@ -1,0 +1,28 @@
+"""Alembic, driven from code: `oms migrate` and the tests call `upgrade(url)`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["database_url"] = url
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    _ensure_sqlite_folder(url)
+    command.upgrade(alembic_config(url), revision)
+
+
+def _ensure_sqlite_folder(url: str) -> None:
+    prefix = "sqlite+aiosqlite:///"
+    if url.startswith(prefix) and ":memory:" not in url:
+        Path(url[len(prefix):]).parent.mkdir(parents=True, exist_ok=True)

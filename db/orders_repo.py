@@ -1,0 +1,264 @@
+"""Writes to the order read model. Only the order workflow's activities call these.
+
+Every write is idempotent under activity retry: rows have ids derived from (order, sequence),
+inserts ignore rows already there, and the order row only moves forward in sequence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db import tables as t
+from db.ids import row_id
+from db.notification_rows import notifications_for_change, notifications_for_creation
+from db.upsert import insert_ignore
+from domain.commands import CreatedOrder, CreateOrderCommand, StatusChangeRecord
+from domain.errors import DomainError, ErrorCode
+from domain.money import quantize, to_wire
+from domain.order import ActorKind, OrderStatus, describe
+
+def format_order_number(year: int, value: int) -> str:
+    return f"ORD-{year}-{value:06d}"
+
+
+async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand) -> CreatedOrder:
+    """Create the order, its item, payment linkage, first history and timeline rows and its
+    notifications, and take the inventory, all in the caller's transaction.
+
+    Returns the existing order when this payment already made one (a retried activity).
+    Raises DomainError with a creation rejection code when the order cannot be made.
+    """
+    existing = (
+        await conn.execute(
+            select(t.orders.c.order_number, t.orders.c.created_at).where(
+                t.orders.c.workflow_id == cmd.workflow_id
+            )
+        )
+    ).first()
+    if existing:
+        return CreatedOrder(order_number=existing.order_number, created_at=existing.created_at)
+
+    req = cmd.request
+    listing = await _take_inventory(conn, cmd)
+    number = await _next_order_number(conn, cmd.created_at.year)
+    unit_price = quantize(listing.unit_price, req.currency)
+    total = quantize(req.total_amount, req.currency)
+    pay = req.payment
+    now = cmd.created_at
+    await conn.execute(
+        t.orders.insert().values(
+            id=cmd.order_id,
+            workflow_id=cmd.workflow_id,
+            order_number=number,
+            buyer_id=req.buyer_id,
+            seller_id=req.seller_id,
+            listing_id=req.listing_id,
+            quantity=req.quantity,
+            unit_price=unit_price,
+            total_amount=total,
+            currency=req.currency,
+            payment_method=pay.method.value,
+            payment_status="confirmed" if pay.final else "pending",
+            payment_reference=pay.reference,
+            payment_intent_id=pay.payment_intent_id,
+            transaction_hash=pay.transaction_hash,
+            escrow_id=pay.escrow_id,
+            processing_fees=pay.processing_fee,
+            gas_fees=pay.gas_fee,
+            status=cmd.initial_status.value,
+            status_updated_at=now,
+            last_sequence=0,
+            shipping_address=dataclasses.asdict(req.shipping_address),
+            shipping_method=req.shipping_method,
+            estimated_delivery=cmd.estimated_delivery,
+            order_notes=req.notes,
+            special_instructions=req.special_instructions,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    await conn.execute(
+        t.order_items.insert().values(
+            id=row_id(cmd.order_id, "item", 0),
+            order_id=cmd.order_id,
+            listing_id=listing.id,
+            product_name=listing.title,
+            product_description=listing.description,
+            quantity=req.quantity,
+            unit_price=unit_price,
+            total_price=total,
+            product_snapshot={
+                "listingId": listing.id,
+                "title": listing.title,
+                "description": listing.description,
+                "unitPrice": to_wire(listing.unit_price, listing.currency),
+                "currency": listing.currency,
+                "sellerId": listing.seller_id,
+                "capturedAt": now.isoformat(),
+            },
+            created_at=now,
+        )
+    )
+    payment_meta = {
+        k: v
+        for k, v in {
+            "transactionHash": pay.transaction_hash,
+            "escrowId": pay.escrow_id,
+            "paymentIntentId": pay.payment_intent_id,
+        }.items()
+        if v
+    }
+    await _record_change(
+        conn,
+        StatusChangeRecord(
+            order_id=cmd.order_id,
+            order_number=number,
+            sequence=0,
+            previous_status=None,
+            new_status=cmd.initial_status,
+            actor_kind=ActorKind.SYSTEM,
+            actor_id="system",
+            buyer_id=req.buyer_id,
+            seller_id=req.seller_id,
+            occurred_at=now,
+            description=describe(cmd.initial_status),
+            reason="order_created",
+            metadata=payment_meta,
+        ),
+        source="system",
+    )
+    await insert_ignore(
+        conn, t.notifications, notifications_for_creation(cmd.order_id, number, req, now)
+    )
+    return CreatedOrder(order_number=number, created_at=now)
+
+
+async def _take_inventory(conn: AsyncConnection, cmd: CreateOrderCommand):
+    req = cmd.request
+    listing = (
+        await conn.execute(
+            select(t.listings).where(t.listings.c.id == req.listing_id).with_for_update()
+        )
+    ).first()
+    if listing is None or not listing.active or listing.seller_id != req.seller_id:
+        raise DomainError(ErrorCode.LISTING_UNAVAILABLE, "this item is no longer available")
+    if listing.currency != req.currency:
+        raise DomainError(
+            ErrorCode.AMOUNT_MISMATCH,
+            f"the listing is priced in {listing.currency}, the payment was in {req.currency}",
+        )
+    expected = listing.unit_price * req.quantity
+    if Decimal(expected) != req.total_amount:
+        raise DomainError(
+            ErrorCode.AMOUNT_MISMATCH,
+            f"the total should be {to_wire(expected, req.currency)} {req.currency}",
+        )
+    taken = await conn.execute(
+        update(t.listings)
+        .where(t.listings.c.id == req.listing_id, t.listings.c.inventory >= req.quantity)
+        .values(inventory=t.listings.c.inventory - req.quantity, updated_at=cmd.created_at)
+    )
+    if taken.rowcount != 1:
+        raise DomainError(
+            ErrorCode.INSUFFICIENT_INVENTORY, f"only {listing.inventory} left in stock"
+        )
+    return listing
+
+
+async def _next_order_number(conn: AsyncConnection, year: int) -> str:
+    # One counter row per year, bumped inside the order's own transaction: numbers are unique
+    # and a rolled-back creation gives its number back.
+    await insert_ignore(conn, t.order_number_counters, {"year": year, "last_value": 0})
+    value = (
+        await conn.execute(
+            update(t.order_number_counters)
+            .where(t.order_number_counters.c.year == year)
+            .values(last_value=t.order_number_counters.c.last_value + 1)
+            .returning(t.order_number_counters.c.last_value)
+        )
+    ).scalar_one()
+    return format_order_number(year, value)
+
+
+async def record_status_change(conn: AsyncConnection, rec: StatusChangeRecord) -> None:
+    """Apply one status change to the read model; applying it twice changes nothing."""
+    values: dict[str, object] = {
+        "status": rec.new_status.value,
+        "status_updated_at": rec.occurred_at,
+        "last_sequence": rec.sequence,
+        "updated_at": rec.occurred_at,
+    }
+    if rec.tracking_number:
+        values["tracking_number"] = rec.tracking_number
+    if rec.carrier:
+        values["carrier"] = rec.carrier
+    if rec.estimated_delivery:
+        values["estimated_delivery"] = rec.estimated_delivery
+    if rec.new_status is OrderStatus.DELIVERED:
+        values["actual_delivery_date"] = rec.occurred_at
+    if rec.new_status is OrderStatus.COMPLETED:
+        values["completed_at"] = rec.occurred_at
+    if rec.new_status is OrderStatus.CANCELLED:
+        values["cancelled_at"] = rec.occurred_at
+    if rec.new_status is OrderStatus.REFUNDED:
+        values["payment_status"] = "refunded"
+    await conn.execute(
+        update(t.orders)
+        .where(t.orders.c.id == rec.order_id, t.orders.c.last_sequence < rec.sequence)
+        .values(**values)
+    )
+    source = {"buyer": "buyer", "seller": "seller", "operator": "operator"}.get(
+        rec.actor_kind.value, "system"
+    )
+    await _record_change(conn, rec, source=source)
+    await insert_ignore(conn, t.notifications, notifications_for_change(rec))
+
+
+async def _record_change(conn: AsyncConnection, rec: StatusChangeRecord, *, source: str) -> None:
+    meta = dict(rec.metadata)
+    for key, value in (
+        ("trackingNumber", rec.tracking_number),
+        ("carrier", rec.carrier),
+        ("estimatedDelivery", rec.estimated_delivery.isoformat() if rec.estimated_delivery
+         else None),
+    ):
+        if value:
+            meta[key] = value
+    await insert_ignore(
+        conn,
+        t.order_status_history,
+        {
+            "id": row_id(rec.order_id, "history", rec.sequence),
+            "order_id": rec.order_id,
+            "sequence": rec.sequence,
+            "previous_status": rec.previous_status.value if rec.previous_status else None,
+            "new_status": rec.new_status.value,
+            "changed_by": rec.actor_id,
+            "actor_kind": rec.actor_kind.value,
+            "change_reason": rec.reason,
+            "metadata": meta,
+            "notes": rec.notes,
+            "created_at": rec.occurred_at,
+        },
+    )
+    await insert_ignore(
+        conn,
+        t.order_tracking_events,
+        {
+            "id": row_id(rec.order_id, "event", rec.sequence),
+            "order_id": rec.order_id,
+            "sequence": rec.sequence,
+            "event_type": "status_change",
+            "status": rec.new_status.value,
+            "description": rec.description,
+            "event_data": meta,
+            "event_source": source,
+            "occurred_at": rec.occurred_at,
+            "recorded_at": datetime.now(rec.occurred_at.tzinfo),
+        },
+    )

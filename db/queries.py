@@ -1,0 +1,81 @@
+"""Reads of the order read model for the API. Nothing here writes."""
+
+from __future__ import annotations
+
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
+
+from db import tables as t
+
+_buyer = aliased(t.users, name="buyer")
+_seller = aliased(t.users, name="seller")
+
+
+async def order_parties(conn: AsyncConnection, order_id: str) -> Row | None:
+    """The fields that decide who may see or change an order, and how to reach its workflow."""
+    return (
+        await conn.execute(
+            select(t.orders.c.id, t.orders.c.workflow_id, t.orders.c.buyer_id,
+                   t.orders.c.seller_id, t.orders.c.status).where(t.orders.c.id == order_id)
+        )
+    ).first()
+
+
+async def order_with_people(conn: AsyncConnection, order_id: str) -> Row | None:
+    query = (
+        select(
+            t.orders,
+            _buyer.c.name.label("buyer_name"),
+            _buyer.c.email.label("buyer_email"),
+            _seller.c.name.label("seller_name"),
+            _seller.c.store_name.label("seller_store_name"),
+        )
+        .outerjoin(_buyer, _buyer.c.id == t.orders.c.buyer_id)
+        .outerjoin(_seller, _seller.c.id == t.orders.c.seller_id)
+        .where(t.orders.c.id == order_id)
+    )
+    return (await conn.execute(query)).first()
+
+
+async def order_items(conn: AsyncConnection, order_id: str) -> list[Row]:
+    query = select(t.order_items).where(t.order_items.c.order_id == order_id).order_by(
+        t.order_items.c.created_at, t.order_items.c.id
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def timeline(conn: AsyncConnection, order_id: str) -> list[Row]:
+    query = (
+        select(t.order_tracking_events)
+        .where(t.order_tracking_events.c.order_id == order_id)
+        .order_by(t.order_tracking_events.c.occurred_at, t.order_tracking_events.c.sequence)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def history(conn: AsyncConnection, order_id: str) -> list[Row]:
+    query = (
+        select(t.order_status_history)
+        .where(t.order_status_history.c.order_id == order_id)
+        .order_by(t.order_status_history.c.sequence)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def notifications_page(
+    conn: AsyncConnection, user_id: str, *, limit: int, offset: int
+) -> list[Row]:
+    query = (
+        select(t.notifications)
+        .where(t.notifications.c.user_id == user_id)
+        .order_by(t.notifications.c.created_at.desc(), t.notifications.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list((await conn.execute(query)).all())
+
+
+async def payment_operations_for(conn: AsyncConnection, workflow_id: str) -> list[Row]:
+    query = select(t.payment_operations).where(t.payment_operations.c.workflow_id == workflow_id)
+    return list((await conn.execute(query)).all())

@@ -1,0 +1,200 @@
+"""The read model's tables (SQLAlchemy Core). Alembic migrations in db/migrations build the same.
+
+Ids are text: order ids are UUIDs made from the payment reference; user and listing ids come
+from the marketplace and are whatever it uses.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from db.types import Money, UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = 64  # length of marketplace ids (users, listings)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("store_name", String(200)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+listings = Table(
+    "listings",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("seller_id", String(ID), nullable=False, index=True),
+    Column("title", String(255), nullable=False),
+    Column("description", Text),
+    Column("unit_price", Money, nullable=False),
+    Column("currency", String(10), nullable=False),
+    Column("inventory", Integer, nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+order_number_counters = Table(
+    "order_number_counters",
+    metadata,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("last_value", Integer, nullable=False),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("workflow_id", String(300), nullable=False, unique=True),
+    Column("order_number", String(20), nullable=False, unique=True),
+    Column("buyer_id", String(ID), nullable=False),
+    Column("seller_id", String(ID), nullable=False),
+    Column("listing_id", String(ID), ForeignKey("listings.id"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price", Money, nullable=False),
+    Column("total_amount", Money, nullable=False),
+    Column("currency", String(10), nullable=False),
+    Column("payment_method", String(20), nullable=False),
+    Column("payment_status", String(20), nullable=False),
+    Column("payment_reference", String(255), nullable=False),
+    Column("payment_intent_id", String(255)),
+    Column("transaction_hash", String(66)),
+    Column("escrow_id", String(255)),
+    Column("processing_fees", Money),
+    Column("gas_fees", Money),
+    Column("status", String(30), nullable=False),
+    Column("status_updated_at", UtcDateTime, nullable=False),
+    # Sequence of the last status change applied: retried or late writes never go backwards.
+    Column("last_sequence", Integer, nullable=False),
+    Column("shipping_address", JSON, nullable=False),
+    Column("shipping_method", String(50), nullable=False),
+    Column("tracking_number", String(100)),
+    Column("carrier", String(50)),
+    Column("estimated_delivery", Date),
+    Column("actual_delivery_date", UtcDateTime),
+    Column("order_notes", Text),
+    Column("special_instructions", Text),
+    Column("metadata", JSON),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("completed_at", UtcDateTime),
+    Column("cancelled_at", UtcDateTime),
+    Index("ix_orders_buyer_status", "buyer_id", "status"),
+    Index("ix_orders_seller_status", "seller_id", "status"),
+    Index("ix_orders_payment_method_status", "payment_method", "status"),
+    Index("ix_orders_created_at", "created_at"),
+)
+
+order_items = Table(
+    "order_items",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("order_id", String(36), ForeignKey("orders.id"), nullable=False, index=True),
+    Column("listing_id", String(ID), nullable=False),
+    Column("product_name", String(255), nullable=False),
+    Column("product_description", Text),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price", Money, nullable=False),
+    Column("total_price", Money, nullable=False),
+    Column("product_snapshot", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+order_status_history = Table(
+    "order_status_history",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("order_id", String(36), ForeignKey("orders.id"), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("previous_status", String(30)),
+    Column("new_status", String(30), nullable=False),
+    Column("changed_by", String(ID), nullable=False),
+    Column("actor_kind", String(20), nullable=False),
+    Column("change_reason", String(100)),
+    Column("metadata", JSON),
+    Column("notes", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("order_id", "sequence"),
+    Index("ix_order_status_history_order_created", "order_id", "created_at"),
+    Index("ix_order_status_history_status_created", "new_status", "created_at"),
+)
+
+order_tracking_events = Table(
+    "order_tracking_events",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("order_id", String(36), ForeignKey("orders.id"), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("event_type", String(50), nullable=False),
+    Column("status", String(30)),
+    Column("description", String(500), nullable=False),
+    Column("event_data", JSON),
+    Column("event_source", String(50), nullable=False),
+    Column("location", String(255)),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Index("ix_order_tracking_events_order_occurred", "order_id", "occurred_at"),
+    Index("ix_order_tracking_events_type_occurred", "event_type", "occurred_at"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_id", String(ID), nullable=False),
+    Column("order_id", String(36)),
+    Column("type", String(50), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("data", JSON),
+    Column("read_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_notifications_user_created", "user_id", "created_at"),
+)
+
+payment_operations = Table(
+    "payment_operations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("idempotency_key", String(300), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),  # refund | release
+    Column("payment_method", String(20), nullable=False),
+    Column("payment_reference", String(255), nullable=False, index=True),
+    Column("workflow_id", String(300), nullable=False),
+    Column("order_id", String(36)),
+    Column("amount", Money, nullable=False),
+    Column("currency", String(10), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("external_id", String(100), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -1,0 +1,33 @@
+"""Dialect-aware INSERT ... ON CONFLICT helpers (SQLite and PostgreSQL share the syntax)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+def _insert(conn: AsyncConnection, table: Table):
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+async def insert_ignore(
+    conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]] | Mapping[str, Any]
+) -> None:
+    """Insert rows whose key is not there yet; a row already there is left as it is."""
+    if not rows:
+        return
+    await conn.execute(_insert(conn, table).values(rows).on_conflict_do_nothing())
+
+
+async def upsert(
+    conn: AsyncConnection, table: Table, row: Mapping[str, Any], key: Sequence[str],
+    keep: Sequence[str] = (),
+) -> None:
+    """Insert `row`, or update every column but `key` and `keep` where the key exists."""
+    stmt = _insert(conn, table).values(row)
+    updates = {c: stmt.excluded[c] for c in row if c not in key and c not in keep}
+    await conn.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=updates))

@@ -1,0 +1,1 @@
+"""Pure order domain: status machine, money and errors. Standard library only."""

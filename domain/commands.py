@@ -1,0 +1,178 @@
+"""Dataclasses that cross the Temporal boundary: one in and one out per workflow, activity and
+update, so fields can be added without breaking running workflows. Standard library only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from domain.order import ActorKind, OrderStatus, PaymentMethod
+
+
+@dataclass(frozen=True)
+class ShippingAddress:
+    name: str
+    street: str
+    city: str
+    zip_code: str
+    country: str
+    state: str | None = None
+
+
+@dataclass(frozen=True)
+class PaymentInfo:
+    method: PaymentMethod
+    reference: str  # escrow id, transaction hash or payment intent id, per method
+    final: bool = True  # False while the payment still settles: the order starts pending
+    transaction_hash: str | None = None
+    payment_intent_id: str | None = None
+    escrow_id: str | None = None
+    gas_fee: Decimal | None = None
+    processing_fee: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    buyer_id: str
+    seller_id: str
+    listing_id: str
+    quantity: int
+    total_amount: Decimal
+    currency: str
+    shipping_address: ShippingAddress
+    payment: PaymentInfo
+    shipping_method: str = "standard"
+    notes: str | None = None
+    special_instructions: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderPolicy:
+    """Every duration an order obeys, copied from settings when the order starts."""
+
+    payment_timeout: timedelta = timedelta(hours=1)
+    seller_confirmation_timeout: timedelta = timedelta(hours=72)
+    stuck_alert_after: timedelta = timedelta(hours=48)
+    stuck_alert_repeat: timedelta = timedelta(hours=24)
+    shipment_stuck_after: timedelta = timedelta(days=14)
+    dispute_window: timedelta = timedelta(days=7)
+    dispute_unresolved_after: timedelta = timedelta(hours=72)
+    standard_delivery: timedelta = timedelta(days=7)
+    express_delivery: timedelta = timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class OrderWorkflowInput:
+    order_id: str
+    request: OrderRequest
+    policy: OrderPolicy
+    fingerprint: str  # digest of the request: a retried create must carry the same one
+
+
+@dataclass(frozen=True)
+class CreationRequest:
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class OrderSnapshot:
+    """The live state of one order, as the workflow sees it."""
+
+    order_id: str
+    order_number: str
+    status: OrderStatus
+    previous_status: OrderStatus | None
+    status_updated_at: datetime
+    created_at: datetime
+    buyer_id: str
+    seller_id: str
+    payment_method: PaymentMethod
+    total_amount: Decimal
+    currency: str
+    sequence: int
+    estimated_delivery: date | None = None
+    tracking_number: str | None = None
+    carrier: str | None = None
+    delivered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StatusChangeRequest:
+    status: OrderStatus
+    actor_kind: ActorKind
+    actor_id: str
+    tracking_number: str | None = None
+    carrier: str | None = None
+    estimated_delivery: date | None = None
+    notes: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderOutcome:
+    order_id: str
+    status: OrderStatus | None  # None when the order was rejected at creation
+    rejection_code: str | None = None
+    rejection_message: str | None = None
+
+
+# ---- activity inputs and outputs -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateOrderCommand:
+    order_id: str
+    workflow_id: str
+    request: OrderRequest
+    initial_status: OrderStatus
+    created_at: datetime
+    estimated_delivery: date
+
+
+@dataclass(frozen=True)
+class CreatedOrder:
+    order_number: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StatusChangeRecord:
+    """One status change, written to the read model idempotently on (order_id, sequence)."""
+
+    order_id: str
+    order_number: str
+    sequence: int
+    previous_status: OrderStatus | None  # None on the order's first row
+    new_status: OrderStatus
+    actor_kind: ActorKind
+    actor_id: str
+    buyer_id: str
+    seller_id: str
+    occurred_at: datetime
+    description: str
+    reason: str | None = None
+    notes: str | None = None
+    tracking_number: str | None = None
+    carrier: str | None = None
+    estimated_delivery: date | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RefundCommand:
+    idempotency_key: str
+    workflow_id: str
+    order_id: str | None
+    method: PaymentMethod
+    payment_reference: str
+    amount: Decimal
+    currency: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PaymentOperationResult:
+    idempotency_key: str
+    external_id: str
+    status: str

@@ -1,0 +1,1 @@
+"""oms: settings, Temporal client factory and the command-line interface."""

@@ -1,0 +1,72 @@
+"""`oms`: run the dev stack, its parts, migrations and tokens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from datetime import timedelta
+
+from oms.settings import get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="oms", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("dev", help="start Temporal, the worker and the API on the embedded defaults")
+    sub.add_parser("api", help="run the API (uvicorn)")
+    sub.add_parser("worker", help="run the Temporal worker")
+    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("seed", help="load the demo users and listings")
+    token = sub.add_parser("token", help="mint a JWT for the API")
+    token.add_argument("--sub", required=True, help="user id")
+    token.add_argument("--role", default="user", choices=["user", "operator", "system"])
+    token.add_argument("--days", type=int, default=30, help="lifetime in days")
+    args = parser.parse_args(argv)
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "dev":
+        from oms.devstack import run_dev_stack
+
+        return run_dev_stack(settings)
+    if args.command == "api":
+        import uvicorn
+
+        uvicorn.run("api.main:app", factory=True, host=settings.api_host, port=settings.api_port,
+                    log_level=settings.log_level.lower())
+        return 0
+    if args.command == "worker":
+        import worker
+
+        worker.main()
+        return 0
+    if args.command == "migrate":
+        from db.migrate import upgrade
+
+        upgrade(settings.database_url)
+        return 0
+    if args.command == "seed":
+        from db.engine import create_database
+        from oms.seed import seed_demo
+
+        async def _seed() -> None:
+            db = create_database(settings.database_url)
+            await seed_demo(db)
+            await db.dispose()
+
+        asyncio.run(_seed())
+        return 0
+    if args.command == "token":
+        from api.auth import Role, mint_token
+
+        print(mint_token(settings.jwt_secret, args.sub, Role(args.role),
+                         ttl=timedelta(days=args.days)))
+        return 0
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""`oms dev`: the whole stack on the embedded defaults, stopped cleanly with Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from api.auth import Role, mint_token
+from db.engine import create_database
+from db.migrate import upgrade
+from oms import processes
+from oms.seed import DEMO_BUYER, DEMO_OPERATOR, DEMO_SELLER, DEMO_SHIPPING_SYSTEM, seed_demo
+from oms.settings import Settings
+
+
+def run_dev_stack(settings: Settings) -> int:
+    host, _, port_text = settings.temporal_address.rpartition(":")
+    temporal_port = int(port_text)
+    ports = {
+        "Temporal (gRPC)": temporal_port,
+        "Temporal Web UI": settings.temporal_ui_port,
+        "API": settings.api_port,
+    }
+    busy = [f"  {name}: port {port}" for name, port in ports.items()
+            if processes.port_in_use(port)]
+    if busy:
+        print("oms dev: these ports are already in use:\n" + "\n".join(busy), file=sys.stderr)
+        print("Stop whatever holds them (another `make run`?), or choose others with "
+              "OMS_TEMPORAL_ADDRESS, OMS_TEMPORAL_UI_PORT and OMS_API_PORT.", file=sys.stderr)
+        return 2
+
+    data = settings.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    children: list[subprocess.Popen] = []
+    stopping = False
+
+    def on_signal(signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        temporal = processes.spawn(
+            processes.temporal_dev_server_args(temporal_port, ui_port=settings.temporal_ui_port,
+                                               db_file=data / "temporal.db"),
+            log=data / "temporal.log",
+        )
+        children.append(temporal)
+        processes.wait_for_port(temporal_port, temporal, timeout=60)
+        upgrade(settings.database_url)
+        asyncio.run(_seed(settings))
+        env = dict(os.environ)
+        for name in ("worker", "api"):
+            children.append(processes.spawn([sys.executable, "-m", "oms.cli", name], env=env,
+                                            inherit_output=True))
+        processes.wait_for_port(settings.api_port, children[-1], timeout=60)
+        print(_banner(settings), flush=True)
+        while not stopping:
+            if any(child.poll() is not None for child in children):
+                print("oms dev: a component exited; stopping the rest "
+                      f"(Temporal's log is in {data / 'temporal.log'})", file=sys.stderr)
+                return 1
+            time.sleep(0.2)
+        return 0
+    except (RuntimeError, TimeoutError) as err:
+        print(f"oms dev: could not start: {err}", file=sys.stderr)
+        return 1
+    finally:
+        print("oms dev: stopping", file=sys.stderr)
+        for child in reversed(children):  # API, then worker, then Temporal
+            processes.stop(child)
+
+
+async def _seed(settings: Settings) -> None:
+    db = create_database(settings.database_url)
+    try:
+        await seed_demo(db)
+    finally:
+        await db.dispose()
+
+
+def _banner(settings: Settings) -> str:
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    secret = settings.jwt_secret
+    tokens = {
+        f"buyer    ({DEMO_BUYER})": mint_token(secret, DEMO_BUYER),
+        f"seller   ({DEMO_SELLER})": mint_token(secret, DEMO_SELLER),
+        f"operator ({DEMO_OPERATOR})": mint_token(secret, DEMO_OPERATOR, Role.OPERATOR),
+        f"system   ({DEMO_SHIPPING_SYSTEM})": mint_token(secret, DEMO_SHIPPING_SYSTEM,
+                                                           Role.SYSTEM),
+    }
+    lines = [
+        "",
+        "oms is running. Ctrl-C stops everything.",
+        f"  API docs     {api}/docs",
+        f"  Health       {api}/health",
+        f"  Temporal UI  http://127.0.0.1:{settings.temporal_ui_port}",
+        f"  Data         {settings.data_dir}/ (SQLite read model and Temporal state)",
+        "",
+        "Tokens (export one as TOKEN and send 'Authorization: Bearer $TOKEN'):",
+        *(f"  {who}: {token}" for who, token in tokens.items()),
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,40 @@
+"""Demo reference data for the dev stack: a buyer, a seller with a store, listings, an operator."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from db import reference_repo
+from db.engine import Database
+
+DEMO_BUYER = "buyer123"
+DEMO_SELLER = "seller456"
+DEMO_OPERATOR = "ops1"
+DEMO_SHIPPING_SYSTEM = "shipping-integration"
+
+USERS = [
+    (DEMO_BUYER, "John Doe", "john@example.com", None),
+    (DEMO_SELLER, "Alice Store", "alice@example.com", "Alice's Electronics"),
+    (DEMO_OPERATOR, "Olivia Ops", "ops@example.com", None),
+]
+LISTINGS = [
+    ("listing789", "Wireless Headphones", "Over-ear, noise cancelling", Decimal("100"), "USDC",
+     1000),
+    ("listing790", "USB-C Charger", "65 W, two ports", Decimal("39.99"), "USD", 1000),
+    ("listing791", "Mechanical Keyboard", "Hot-swappable switches", Decimal("0.05"), "ETH", 1000),
+]
+
+
+async def seed_demo(db: Database) -> None:
+    """Upsert the demo users and listings; running it again changes nothing else."""
+    async with db.writer.begin() as conn:
+        for user_id, name, email, store in USERS:
+            await reference_repo.upsert_user(conn, user_id, name=name, email=email,
+                                             store_name=store)
+        for listing_id, title, description, price, currency, inventory in LISTINGS:
+            if await reference_repo.get_listing(conn, listing_id) is None:
+                await reference_repo.upsert_listing(
+                    conn, listing_id, seller_id=DEMO_SELLER, title=title,
+                    description=description, unit_price=price, currency=currency,
+                    inventory=inventory,
+                )

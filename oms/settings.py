@@ -1,0 +1,77 @@
+"""All configuration, read from OMS_* environment variables (or a .env file) once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.commands import OrderPolicy
+
+DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OMS_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///.oms/oms.db"
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "orders"
+    jwt_secret: str = Field(DEV_JWT_SECRET, min_length=32)
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    temporal_ui_port: int = Field(8233, ge=1, le=65535)
+    data_dir: Path = Path(".oms")
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    log_level: str = "INFO"
+
+    payment_timeout: timedelta = timedelta(hours=1)
+    seller_confirmation_timeout: timedelta = timedelta(hours=72)
+    stuck_alert_after: timedelta = timedelta(hours=48)
+    stuck_alert_repeat: timedelta = timedelta(hours=24)
+    shipment_stuck_after: timedelta = timedelta(days=14)
+    dispute_window: timedelta = timedelta(days=7)
+    dispute_unresolved_after: timedelta = timedelta(hours=72)
+    standard_delivery: timedelta = timedelta(days=7)
+    express_delivery: timedelta = timedelta(days=3)
+
+    # The ledger gateway fails this many attempts of each operation before succeeding, so
+    # retries and compensation can be shown on demand. 0 in normal use.
+    gateway_fail_first_attempts: int = Field(0, ge=0, le=100)
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        if not url.startswith(("sqlite+aiosqlite://", "postgresql+psycopg://")):
+            raise ValueError("use sqlite+aiosqlite:// or postgresql+psycopg://")
+        return url
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, level: str) -> str:
+        level = level.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("log level must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    def order_policy(self) -> OrderPolicy:
+        return OrderPolicy(
+            payment_timeout=self.payment_timeout,
+            seller_confirmation_timeout=self.seller_confirmation_timeout,
+            stuck_alert_after=self.stuck_alert_after,
+            stuck_alert_repeat=self.stuck_alert_repeat,
+            shipment_stuck_after=self.shipment_stuck_after,
+            dispute_window=self.dispute_window,
+            dispute_unresolved_after=self.dispute_unresolved_after,
+            standard_delivery=self.standard_delivery,
+            express_delivery=self.express_delivery,
+        )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

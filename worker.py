@@ -1,0 +1,66 @@
+"""Composition root of the worker: builds the activities once and serves the `orders` queue."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.payments import LedgerPaymentGateway, PaymentActivities
+from activities.projection import ProjectionActivities
+from db.engine import Database, create_database
+from oms.settings import Settings, get_settings
+from oms.temporal import connect
+from workflows.order_workflow import OrderWorkflow
+
+log = logging.getLogger("oms.worker")
+
+
+def build_worker(client: Client, db: Database, settings: Settings, task_queue: str) -> Worker:
+    projection = ProjectionActivities(db)
+    payments = PaymentActivities(
+        LedgerPaymentGateway(db, fail_first_attempts=settings.gateway_fail_first_attempts)
+    )
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[OrderWorkflow],
+        activities=[
+            projection.create_order,
+            projection.record_status_change,
+            payments.refund_payment,
+        ],
+        # Let in-flight activities finish their transaction on shutdown instead of cancelling.
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def run(settings: Settings) -> None:
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    db = create_database(settings.database_url)
+    worker = build_worker(client, db, settings, settings.task_queue)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with worker:
+        log.info("worker serving task queue %r on %s", settings.task_queue,
+                 settings.temporal_address)
+        await stop.wait()
+        log.info("worker stopping")
+    await db.dispose()
+
+
+def main() -> None:
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Temporal workflows. Replayed code: no I/O, clock or randomness here."""
