@@ -1,0 +1,128 @@
+"""Shared fixtures: real Temporal, real SQLite and PostgreSQL, a worker, the API in process."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.client import Client
+
+from api.auth import Role, mint_token
+from api.main import create_app
+from db.engine import Database, create_database
+from db.migrate import upgrade
+from oms.settings import Settings
+from oms.temporal import connect
+from tests import servers
+from worker import build_worker
+
+JWT_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
+
+
+def pytest_collection_modifyitems(config, items):
+    # Postgres tests are marked by the fixture they use, so CI can require them.
+    for item in items:
+        if "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(scope="session")
+def temporal_address() -> Iterator[str]:
+    with servers.temporal_dev_server() as address:
+        yield address
+
+
+@pytest.fixture(scope="session")
+async def client(temporal_address: str) -> Client:
+    return await connect(temporal_address)
+
+
+@pytest.fixture(scope="session")
+def postgres_base_url() -> Iterator[str]:
+    bin_dir = servers.postgres_bin_dir()
+    if bin_dir is None:
+        if os.environ.get("OMS_TEST_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL binaries not found and OMS_TEST_REQUIRE_POSTGRES is set")
+        pytest.skip("postgres: PostgreSQL server binaries not found")
+    with servers.postgres_cluster(bin_dir) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_base_url: str) -> str:
+    """A new, migrated PostgreSQL database for one test."""
+    url = servers.create_database(postgres_base_url, f"oms_{uuid.uuid4().hex[:12]}")
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A new, migrated SQLite database file for one test."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'oms.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request) -> str:
+    """Runs the test once on SQLite and once on PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = create_database(database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture(scope="session")
+def session_db_url(tmp_path_factory) -> str:
+    """One SQLite database shared by the workflow and API tests (they use unique ids)."""
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('stack') / 'oms.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(temporal_address: str, session_db_url: str) -> Settings:
+    return Settings(
+        database_url=session_db_url,
+        temporal_address=temporal_address,
+        task_queue=f"orders-test-{uuid.uuid4().hex[:8]}",
+        jwt_secret=JWT_SECRET,
+        _env_file=None,
+    )
+
+
+@pytest.fixture(scope="session")
+async def session_db(settings: Settings) -> AsyncIterator[Database]:
+    database = create_database(settings.database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture(scope="session")
+async def stack_worker(client: Client, session_db: Database, settings: Settings):
+    """The real worker (workflow and activities) serving the session's task queue."""
+    async with build_worker(client, session_db, settings, settings.task_queue) as worker:
+        yield worker
+
+
+@pytest.fixture(scope="session")
+async def api(settings: Settings, stack_worker) -> AsyncIterator[httpx.AsyncClient]:
+    """The API, in process, wired to the real Temporal server, worker and database."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://oms.test") as http:
+            yield http
+
+
+def bearer(sub: str, role: Role = Role.USER) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(JWT_SECRET, sub, role)}"}

