@@ -129,17 +129,19 @@ def install(app: FastAPI) -> None:
         log.warning("database call failed: %s", exc.orig)
         return problem(ErrorCode.DATABASE_ERROR, "the database is unavailable")
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        if _is_connection_failure(exc):
-            return problem(ErrorCode.TEMPORARILY_UNAVAILABLE, "a backing service is unavailable")
-        log.exception("unhandled error")
+    @app.exception_handler(RuntimeError)
+    @app.exception_handler(ConnectionError)
+    @app.exception_handler(TimeoutError)
+    async def _connection(_: Request, exc: Exception) -> JSONResponse:
+        # A lazy Temporal client that cannot reach its server raises a plain RuntimeError
+        # ("Failed client connect"); anything else of these types is a bug, reported as 500.
+        if isinstance(exc, (ConnectionError, TimeoutError)) or "connect" in str(exc).lower():
+            log.warning("backing service unreachable: %s", exc)
+            return problem(ErrorCode.TEMPORARILY_UNAVAILABLE, "the workflow service is unavailable")
+        log.error("unhandled error", exc_info=exc)
         return problem(ErrorCode.INTERNAL_ERROR, "unexpected error")
 
-
-def _is_connection_failure(exc: BaseException) -> bool:
-    # A lazy Temporal client that has never connected raises a plain RuntimeError.
-    text = str(exc).lower()
-    return isinstance(exc, (ConnectionError, TimeoutError)) or (
-        isinstance(exc, RuntimeError) and ("connect" in text or "transport" in text)
-    )
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error", exc_info=exc)
+        return problem(ErrorCode.INTERNAL_ERROR, "unexpected error")
