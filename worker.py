@@ -14,7 +14,7 @@ from activities.payments import LedgerPaymentGateway, PaymentActivities
 from activities.projection import ProjectionActivities
 from db.engine import Database, create_database
 from oms.settings import Settings, get_settings
-from oms.temporal import connect
+from oms.temporal import connect, ensure_search_attributes
 from workflows.order_workflow import OrderWorkflow
 
 log = logging.getLogger("oms.worker")
@@ -41,6 +41,9 @@ def build_worker(client: Client, db: Database, settings: Settings, task_queue: s
 
 async def run(settings: Settings) -> None:
     client = await connect(settings.temporal_address, settings.temporal_namespace)
+    added = await ensure_search_attributes(client)
+    if added:
+        log.info("registered search attributes %s", ", ".join(added))
     db = create_database(settings.database_url)
     worker = build_worker(client, db, settings, settings.task_queue)
     stop = asyncio.Event()

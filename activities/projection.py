@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from db import orders_repo
 from db.engine import Database
@@ -23,7 +23,9 @@ class ProjectionActivities:
                 created = await orders_repo.create_order(conn, cmd)
         except DomainError as err:
             # A business refusal will not change on retry: fail at once with its stable code.
-            raise ApplicationError(err.message, type=err.code.value, non_retryable=True) from err
+            # BENIGN: an expected outcome, logged at debug level rather than as a failure.
+            raise ApplicationError(err.message, type=err.code.value, non_retryable=True,
+                                   category=ApplicationErrorCategory.BENIGN) from err
         activity.logger.info("order %s written as %s", cmd.order_id, created.order_number)
         return created
 

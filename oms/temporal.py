@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+
+from workflows.shared import SEARCH_ATTRIBUTES
+
+_INDEXED = {
+    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "Double": IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+}
 
 
 async def connect(address: str, namespace: str = "default", *, lazy: bool = False) -> Client:
@@ -11,3 +25,27 @@ async def connect(address: str, namespace: str = "default", *, lazy: bool = Fals
     return await Client.connect(
         address, namespace=namespace, data_converter=pydantic_data_converter, lazy=lazy
     )
+
+
+async def ensure_search_attributes(client: Client) -> list[str]:
+    """Register the order search attributes the namespace lacks; returns the ones added.
+
+    The dev server gets them from its command line; a production cluster gets them here, when
+    the worker starts, because an unregistered attribute fails every order's workflow task.
+    """
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+        known = set(existing.custom_attributes) | set(existing.system_attributes)
+    except RPCError as err:
+        if err.status is not RPCStatusCode.UNIMPLEMENTED:
+            raise
+        known = set()  # the time-skipping test server can add attributes but not list them
+    missing = {name: _INDEXED[kind] for name, kind in SEARCH_ATTRIBUTES.items()
+               if name not in known}
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
+    return sorted(missing)

@@ -1,0 +1,127 @@
+"""`oms dev` (what `make run` starts), as a user runs it: real processes, real HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from api.auth import Role, mint_token
+from oms.processes import free_port, port_in_use
+from tests.factories import checkout_body
+
+pytestmark = pytest.mark.e2e
+SECRET = "e2e-secret-0123456789abcdef0123456789abcdef"
+
+
+def _env(tmp_path) -> tuple[dict[str, str], dict[str, int]]:
+    ports = {"temporal": free_port(), "ui": free_port(), "api": free_port()}
+    env = {
+        **os.environ,
+        "OMS_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
+        "OMS_TEMPORAL_UI_PORT": str(ports["ui"]),
+        "OMS_API_PORT": str(ports["api"]),
+        "OMS_DATA_DIR": str(tmp_path / "data"),
+        "OMS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'data' / 'oms.db'}",
+        "OMS_JWT_SECRET": SECRET,
+    }
+    return env, ports
+
+
+def _oms(*args: str) -> list[str]:
+    return [sys.executable, "-m", "oms.cli", *args]
+
+
+def test_the_dev_stack_serves_an_order_and_stops_cleanly(tmp_path):
+    env, ports = _env(tmp_path)
+    proc = subprocess.Popen(_oms("dev"), env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        banner = _read_until(proc, "Tokens", timeout=90)
+        assert f"http://127.0.0.1:{ports['api']}/docs" in banner
+        assert f"http://127.0.0.1:{ports['ui']}" in banner
+        api = f"http://127.0.0.1:{ports['api']}"
+        buyer = {"Authorization": f"Bearer {mint_token(SECRET, 'buyer123')}"}
+        seller = {"Authorization": f"Bearer {mint_token(SECRET, 'seller456')}"}
+        with httpx.Client(base_url=api, timeout=30) as http:
+            assert http.get("/health").json()["status"] == "ok"
+            body = checkout_body(buyer_id="buyer123", seller_id="seller456",
+                                 listing_id="listing789")
+            created = http.post("/api/orders", json=body, headers=buyer)
+            assert created.status_code == 201, created.text
+            order_id = created.json()["order"]["id"]
+            moved = http.put(f"/api/orders/{order_id}/status", headers=seller,
+                             json={"status": "order_confirmed"})
+            assert moved.status_code == 200, moved.text
+            details = http.get(f"/api/orders/{order_id}", headers=buyer).json()["order"]
+            assert details["seller"]["storeName"] == "Alice's Electronics"  # seeded
+            assert [e["status"] for e in details["timeline"]] == ["escrow_locked",
+                                                                  "order_confirmed"]
+            ops = {"Authorization": f"Bearer {mint_token(SECRET, 'ops1', Role.OPERATOR)}"}
+            assert http.get(f"/api/orders/{order_id}", headers=ops).status_code == 200
+            assert http.get("/docs").status_code == 200
+        # The Temporal Web UI answers on its port.
+        assert httpx.get(f"http://127.0.0.1:{ports['ui']}/", timeout=10).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+    for port in ports.values():
+        assert not port_in_use(port), f"port {port} still held after Ctrl-C"
+
+
+def test_a_busy_port_gets_a_clear_message_not_a_traceback(tmp_path):
+    env, ports = _env(tmp_path)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", ports["api"]))
+        holder.listen()
+        result = subprocess.run(_oms("dev"), env=env, cwd=tmp_path, capture_output=True,
+                                text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"API: port {ports['api']}" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_token_command_mints_a_token_the_api_accepts(tmp_path):
+    env, _ = _env(tmp_path)
+    out = subprocess.run(_oms("token", "--sub", "ops1", "--role", "operator"), env=env,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    from api.auth import decode_token
+
+    principal = decode_token(SECRET, out)
+    assert (principal.user_id, principal.role) == ("ops1", Role.OPERATOR)
+
+
+def _read_until(proc: subprocess.Popen, marker: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    assert proc.stdout is not None
+    os.set_blocking(proc.stdout.fileno(), False)
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line:
+            seen.append(line)
+            if marker in line:
+                os.set_blocking(proc.stdout.fileno(), True)
+                _drain(proc)
+                return "".join(seen)
+        elif proc.poll() is not None:
+            break
+        else:
+            time.sleep(0.05)
+    raise AssertionError("dev stack did not come up:\n" + "".join(seen))
+
+
+def _drain(proc: subprocess.Popen) -> None:
+    """Keep reading the stack's output in the background so its pipe never fills."""
+    import threading
+
+    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+
+
