@@ -6,12 +6,13 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.commands import OrderPolicy
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 class Settings(BaseSettings):
@@ -57,6 +58,13 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("log level must be DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @model_validator(mode="after")
+    def _no_dev_secret_off_loopback(self) -> Settings:
+        # The built-in secret is public; an API reachable from other hosts must have its own.
+        if self.jwt_secret == DEV_JWT_SECRET and self.api_host not in _LOOPBACK:
+            raise ValueError("set OMS_JWT_SECRET when the API listens beyond loopback")
+        return self
 
     def order_policy(self) -> OrderPolicy:
         return OrderPolicy(
