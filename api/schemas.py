@@ -127,7 +127,8 @@ class CreateOrderIn(ApiModel):
     checkout_data: CheckoutDataIn
 
     def to_domain(self) -> OrderRequest:
-        pay, checkout, addr = self.payment_result, self.checkout_data, self.checkout_data.shipping_address
+        pay, checkout = self.payment_result, self.checkout_data
+        addr = checkout.shipping_address
         return OrderRequest(
             buyer_id=checkout.buyer_id,
             seller_id=checkout.seller_id,
@@ -157,7 +158,9 @@ class CreateOrderIn(ApiModel):
 
 class StatusChangeIn(ApiModel):
     status: OrderStatus
-    tracking_number: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{4,40}$")] | None = None
+    tracking_number: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{4,40}$")] | None = (
+        None
+    )
     carrier: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                               max_length=50)] | None = None
     notes: LongText | None = None

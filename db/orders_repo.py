@@ -22,6 +22,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.money import quantize, to_wire
 from domain.order import ActorKind, OrderStatus, describe
 
+
 def format_order_number(year: int, value: int) -> str:
     return f"ORD-{year}-{value:06d}"
 

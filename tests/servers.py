@@ -23,10 +23,19 @@ from oms import processes
 
 @contextlib.contextmanager
 def temporal_dev_server() -> Iterator[str]:
-    port = processes.free_port()
-    proc = processes.spawn(processes.temporal_dev_server_args(port))
+    # A free port can be taken by another process between our probe and the server's bind;
+    # then the server exits at once and a second port is tried.
+    for attempt in range(3):
+        port = processes.free_port()
+        proc = processes.spawn(processes.temporal_dev_server_args(port))
+        try:
+            processes.wait_for_port(port, proc, timeout=60)
+            break
+        except RuntimeError:
+            processes.stop(proc)
+            if attempt == 2:
+                raise
     try:
-        processes.wait_for_port(port, proc, timeout=60)
         yield f"127.0.0.1:{port}"
     finally:
         processes.stop(proc)

@@ -26,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import CREATION_REJECTIONS, DomainError, ErrorCode
     from domain.order import (
         FINAL_STATUSES,
-        ActorKind,
         OrderStatus,
         check_transition,
         describe,
@@ -66,6 +65,7 @@ class OrderWorkflow:
         self._input = input
         self._order: OrderSnapshot | None = None
         self._rejection: tuple[str, str] | None = None  # (code, message)
+        self._refund_reason: str | None = None  # set when a final status owes the buyer money
         # Update handlers await activities; the lock applies changes one at a time, in order.
         self._lock = asyncio.Lock()
 
@@ -116,6 +116,8 @@ class OrderWorkflow:
         await workflow.wait_condition(
             lambda: self._status in FINAL_STATUSES and workflow.all_handlers_finished()
         )
+        if self._refund_reason is not None:
+            await self._refund(reason=self._refund_reason, order_id=input.order_id)
         return OrderOutcome(order_id=input.order_id, status=self._status)
 
     @property
@@ -126,7 +128,9 @@ class OrderWorkflow:
 
     @workflow.update
     async def await_creation(self, request: CreationRequest) -> OrderSnapshot:
-        await workflow.wait_condition(lambda: self._order is not None or self._rejection is not None)
+        await workflow.wait_condition(
+            lambda: self._order is not None or self._rejection is not None
+        )
         if self._rejection is not None:
             code, message = self._rejection
             raise ApplicationError(message, {"refund": "initiated"}, type=code, non_retryable=True)
@@ -205,8 +209,9 @@ class OrderWorkflow:
             if changed.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED) and (
                 order.status not in _UNPAID
             ):
-                await self._refund(reason=request.reason or changed.status.value,
-                                   order_id=changed.order_id)
+                # Owed once the order is final; `run` pays it back, so the caller is answered
+                # now even while the payment service is down.
+                self._refund_reason = request.reason or changed.status.value
             return self._order
 
     @change_status.validator

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Path
 from sqlalchemy import Row
 
 from api import order_commands, presenters
+from api.auth import Principal
 from api.deps import CurrentUser, DbDep, SettingsDep, TemporalDep
 from api.errors import ApiError
 from api.schemas import CreateOrderIn, StatusChangeIn
 from api.strict_json import StrictJSONRoute
-from api.auth import Principal
 from db import queries
 from db.engine import Database
 from domain.commands import StatusChangeRequest

@@ -52,7 +52,8 @@ async def test_an_expired_token_is_401(api, order):
     from datetime import timedelta
 
     token = mint_token(JWT_SECRET, order[1], ttl=timedelta(seconds=-1))
-    response = await api.get(f"/api/orders/{order[0]}", headers={"Authorization": f"Bearer {token}"})
+    response = await api.get(f"/api/orders/{order[0]}",
+                             headers={"Authorization": f"Bearer {token}"})
     assert "expired" in _problem(response, 401, "UNAUTHORIZED")["detail"]
 
 

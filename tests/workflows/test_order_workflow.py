@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -15,6 +17,7 @@ from db import tables as t
 from domain.commands import StatusChangeRequest
 from domain.order import ActorKind, OrderStatus, PaymentMethod, flow_for
 from tests.factories import order_request, seed_listing, unique
+from worker import build_worker
 from workflows import shared
 from workflows.order_workflow import OrderWorkflow
 from workflows.shared import workflow_id_for
@@ -113,8 +116,6 @@ async def test_a_retried_create_is_the_same_order_and_takes_stock_once(client, s
 
 async def test_the_same_payment_for_a_different_order_is_refused(client, settings, session_db):
     request, _, _ = await _new_order(client, settings, session_db)
-    from dataclasses import replace
-
     with pytest.raises(ApiError) as err:
         await order_commands.create_order(client, settings, replace(request, quantity=1,
                                                                     total_amount=Decimal(100)))
@@ -201,3 +202,25 @@ async def test_concurrent_updates_apply_one_at_a_time(client, settings, session_
     refused = [r for r in results if isinstance(r, WorkflowUpdateFailedError)]
     assert len(applied) == 1 and len(refused) == 2
     assert all(r.cause.type == "INVALID_TRANSITION" for r in refused)
+
+
+async def test_a_refund_the_gateway_fails_is_retried_and_recorded_once(client, settings,
+                                                                        session_db):
+    # A worker of its own whose gateway fails the first two attempts of every operation.
+    flaky = settings.model_copy(update={"task_queue": f"flaky-{uuid.uuid4().hex[:8]}",
+                                        "gateway_fail_first_attempts": 2})
+    seller = unique("seller")
+    listing = await seed_listing(session_db, seller_id=seller)
+    request = order_request(buyer_id=unique("buyer"), seller_id=seller, listing_id=listing,
+                            method=PaymentMethod.FIAT, total="1")
+    async with build_worker(client, session_db, flaky, flaky.task_queue):
+        with pytest.raises(ApiError) as err:
+            await order_commands.create_order(client, flaky, request)
+        assert err.value.code == "AMOUNT_MISMATCH"
+        handle = client.get_workflow_handle_for(
+            OrderWorkflow.run, workflow_id_for(PaymentMethod.FIAT, request.payment.reference))
+        await handle.result()
+    async with session_db.engine.connect() as conn:
+        ledger = (await conn.execute(select(t.payment_operations).where(
+            t.payment_operations.c.payment_reference == request.payment.reference))).all()
+    assert [(r.kind, r.attempts) for r in ledger] == [("refund", 3)]
