@@ -101,11 +101,17 @@ def actor_for(principal: Principal, parties: Row) -> ActorKind:
     return ActorKind.BUYER
 
 
-async def change_status(client: Client, parties: Row, request: StatusChangeRequest
-                        ) -> OrderSnapshot:
+async def change_status(client: Client, parties: Row, request: StatusChangeRequest,
+                        idempotency_key: str | None = None) -> OrderSnapshot:
+    """Send the change to the order's workflow.
+
+    With an idempotency key the update gets a stable id, and Temporal answers a retry of an
+    update it has already applied with the first outcome instead of applying it again.
+    """
     handle = client.get_workflow_handle_for(OrderWorkflow.run, parties.workflow_id)
+    update_id = f"status:{request.actor_id}:{idempotency_key}" if idempotency_key else None
     try:
-        return await handle.execute_update(OrderWorkflow.change_status, request)
+        return await handle.execute_update(OrderWorkflow.change_status, request, id=update_id)
     except WorkflowUpdateFailedError as err:
         raise _from_update_failure(err) from None
     except RPCError as err:

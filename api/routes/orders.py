@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Header, Path
 from sqlalchemy import Row
 
 from api import order_commands, presenters
@@ -21,6 +21,11 @@ from domain.errors import ErrorCode
 router = APIRouter(prefix="/api/orders", tags=["orders"], route_class=StrictJSONRoute)
 
 OrderId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$", description="order id (UUID)")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", pattern=r"^[A-Za-z0-9_.:-]{1,100}$",
+           description="a retry with the same key gets the first answer, not a 409"),
+]
 
 
 @router.post("", status_code=201)
@@ -53,7 +58,8 @@ async def get_order(order_id: OrderId, user: CurrentUser, db: DbDep) -> dict[str
 
 @router.put("/{order_id}/status")
 async def change_status(order_id: OrderId, body: StatusChangeIn, user: CurrentUser,
-                        db: DbDep, client: TemporalDep) -> dict[str, Any]:
+                        db: DbDep, client: TemporalDep,
+                        idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Move an order to a new status, if the caller may and the status machine allows it."""
     parties = await _visible_order(db, user, order_id)
     snapshot = await order_commands.change_status(
@@ -69,6 +75,7 @@ async def change_status(order_id: OrderId, body: StatusChangeIn, user: CurrentUs
             notes=body.notes,
             reason=body.reason,
         ),
+        idempotency_key,
     )
     return {"success": True, "order": presenters.status_changed(snapshot)}
 

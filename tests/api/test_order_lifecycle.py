@@ -138,3 +138,24 @@ async def test_health_reports_both_dependencies(api):
     response = await api.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok", "temporal": "ok"}
+
+
+async def test_a_status_change_retried_with_its_idempotency_key_gets_the_first_answer(
+    api, session_db
+):
+    buyer_id, seller_id, listing = await _people(api, session_db)
+    created = await api.post("/api/orders", headers=bearer(buyer_id), json=checkout_body(
+        buyer_id=buyer_id, seller_id=seller_id, listing_id=listing))
+    order_id = created.json()["order"]["id"]
+    seller = bearer(seller_id)
+    keyed = {**seller, "Idempotency-Key": "confirm-1"}
+    first = await _status(api, order_id, keyed, "order_confirmed")
+    retry = await _status(api, order_id, keyed, "order_confirmed")
+    assert first.status_code == retry.status_code == 200
+    assert retry.json() == first.json()
+    unkeyed = await _status(api, order_id, seller, "order_confirmed")
+    assert unkeyed.status_code == 409  # without the key, the repeat is a new, invalid change
+    history = (await api.get(f"/api/orders/{order_id}/history", headers=seller)).json()
+    assert [h["newStatus"] for h in history["history"]] == ["escrow_locked", "order_confirmed"]
+    bad = await _status(api, order_id, {**seller, "Idempotency-Key": "no spaces"}, "processing")
+    assert bad.status_code == 422
