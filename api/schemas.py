@@ -123,6 +123,20 @@ class CheckoutDataIn(ApiModel):
 
 
 class CreateOrderIn(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "paymentResult": {
+            "success": True, "paymentMethod": "escrow", "escrowId": "escrow_456",
+            "transactionHash": "0x" + "8f3b6c1d2e4a5b6c" * 4,
+        },
+        "checkoutData": {
+            "buyerId": "buyer123", "sellerId": "seller456", "listingId": "listing789",
+            "quantity": 2, "totalAmount": "200", "currency": "USDC",
+            "shippingAddress": {"name": "John Doe", "street": "123 Main St",
+                                "city": "New York", "state": "NY", "zipCode": "10001",
+                                "country": "US"},
+        },
+    }]})
+
     payment_result: PaymentResultIn
     checkout_data: CheckoutDataIn
 
@@ -157,6 +171,11 @@ class CreateOrderIn(ApiModel):
 
 
 class StatusChangeIn(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "status": "shipped", "trackingNumber": "1Z999AA1234567890", "carrier": "UPS",
+        "notes": "Package shipped via UPS", "estimatedDelivery": "2026-12-15",
+    }]})
+
     status: OrderStatus
     tracking_number: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{4,40}$")] | None = (
         None
