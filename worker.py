@@ -32,7 +32,11 @@ def build_worker(client: Client, db: Database, settings: Settings, task_queue: s
         activities=[
             projection.create_order,
             projection.record_status_change,
+            projection.record_timeline,
+            projection.raise_alert,
+            projection.restore_inventory,
             payments.refund_payment,
+            payments.release_escrow,
         ],
         # Let in-flight activities finish their transaction on shutdown instead of cancelling.
         graceful_shutdown_timeout=timedelta(seconds=10),

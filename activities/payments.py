@@ -18,11 +18,15 @@ from db import tables as t
 from db.engine import Database
 from db.ids import row_id
 from db.upsert import insert_ignore
-from domain.commands import PaymentOperationResult, RefundCommand
+from domain.commands import PaymentOperationResult, PaymentCommand
 
 
 class PaymentGateway(Protocol):
-    async def refund(self, cmd: RefundCommand, attempt: int) -> PaymentOperationResult: ...
+    """Card refunds, crypto refund transfers and escrow refunds/releases, per payment method."""
+
+    async def refund(self, cmd: PaymentCommand, attempt: int) -> PaymentOperationResult: ...
+
+    async def release(self, cmd: PaymentCommand, attempt: int) -> PaymentOperationResult: ...
 
 
 class GatewayUnavailable(RuntimeError):
@@ -34,11 +38,18 @@ class LedgerPaymentGateway:
         self._db = db
         self._fail_first = fail_first_attempts
 
-    async def refund(self, cmd: RefundCommand, attempt: int) -> PaymentOperationResult:
+    async def refund(self, cmd: PaymentCommand, attempt: int) -> PaymentOperationResult:
+        return await self._operate("refund", cmd, attempt)
+
+    async def release(self, cmd: PaymentCommand, attempt: int) -> PaymentOperationResult:
+        return await self._operate("release", cmd, attempt)
+
+    async def _operate(self, kind: str, cmd: PaymentCommand, attempt: int
+                       ) -> PaymentOperationResult:
         if attempt <= self._fail_first:
-            raise GatewayUnavailable(f"refund service unavailable (attempt {attempt})")
+            raise GatewayUnavailable(f"{kind} service unavailable (attempt {attempt})")
         now = datetime.now(UTC)
-        external_id = f"rf_{row_id('refund', cmd.idempotency_key)[:18]}"
+        external_id = f"{kind[:2]}_{row_id(kind, cmd.idempotency_key)[:18]}"
         async with self._db.writer.begin() as conn:
             await insert_ignore(
                 conn,
@@ -46,7 +57,7 @@ class LedgerPaymentGateway:
                 {
                     "id": row_id("payment-operation", cmd.idempotency_key),
                     "idempotency_key": cmd.idempotency_key,
-                    "kind": "refund",
+                    "kind": kind,
                     "payment_method": cmd.method.value,
                     "payment_reference": cmd.payment_reference,
                     "workflow_id": cmd.workflow_id,
@@ -75,8 +86,16 @@ class PaymentActivities:
         self._gateway = gateway
 
     @activity.defn
-    async def refund_payment(self, cmd: RefundCommand) -> PaymentOperationResult:
+    async def refund_payment(self, cmd: PaymentCommand) -> PaymentOperationResult:
         """Refund a payment through its method's gateway; retried until it succeeds."""
         result = await self._gateway.refund(cmd, activity.info().attempt)
         activity.logger.info("refund %s recorded as %s", cmd.idempotency_key, result.external_id)
+        return result
+
+    @activity.defn
+    async def release_escrow(self, cmd: PaymentCommand) -> PaymentOperationResult:
+        """Release an escrow payment to the seller; retried until it succeeds."""
+        result = await self._gateway.release(cmd, activity.info().attempt)
+        activity.logger.info("release %s recorded as %s", cmd.idempotency_key,
+                             result.external_id)
         return result

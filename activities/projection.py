@@ -5,9 +5,16 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from db import orders_repo
+from db import events_repo, orders_repo
 from db.engine import Database
-from domain.commands import CreatedOrder, CreateOrderCommand, StatusChangeRecord
+from domain.commands import (
+    AlertCommand,
+    CreatedOrder,
+    CreateOrderCommand,
+    InventoryRestoreCommand,
+    StatusChangeRecord,
+    TimelineRecord,
+)
 from domain.errors import DomainError
 
 
@@ -34,3 +41,22 @@ class ProjectionActivities:
         """Apply one status change to the read model (idempotent on order and sequence)."""
         async with self._db.writer.begin() as conn:
             await orders_repo.record_status_change(conn, rec)
+
+    @activity.defn
+    async def record_timeline(self, rec: TimelineRecord) -> None:
+        """Add a timeline entry that changes no status (idempotent on its event key)."""
+        async with self._db.writer.begin() as conn:
+            await events_repo.record_timeline(conn, rec)
+
+    @activity.defn
+    async def raise_alert(self, cmd: AlertCommand) -> None:
+        """Record an alert and notify the people who must act (idempotent on the alert id)."""
+        async with self._db.writer.begin() as conn:
+            await events_repo.raise_alert(conn, cmd)
+        activity.logger.warning("alert %s on %s: %s", cmd.kind, cmd.order_number, cmd.message)
+
+    @activity.defn
+    async def restore_inventory(self, cmd: InventoryRestoreCommand) -> bool:
+        """Give a cancelled order's stock back, once; False when it already was."""
+        async with self._db.writer.begin() as conn:
+            return await events_repo.restore_inventory(conn, cmd)

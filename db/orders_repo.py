@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import tables as t
+from db.events_repo import claim_early_events
 from db.ids import row_id
 from db.notification_rows import notifications_for_change, notifications_for_creation
 from db.upsert import insert_ignore
@@ -42,7 +43,8 @@ async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand) -> Create
         )
     ).first()
     if existing:
-        return CreatedOrder(order_number=existing.order_number, created_at=existing.created_at)
+        early = await claim_early_events(conn, cmd.workflow_id)
+        return CreatedOrder(existing.order_number, existing.created_at, early_events=early)
 
     req = cmd.request
     listing = await _take_inventory(conn, cmd)
@@ -136,7 +138,8 @@ async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand) -> Create
     await insert_ignore(
         conn, t.notifications, notifications_for_creation(cmd.order_id, number, req, now)
     )
-    return CreatedOrder(order_number=number, created_at=now)
+    early = await claim_early_events(conn, cmd.workflow_id)
+    return CreatedOrder(order_number=number, created_at=now, early_events=early)
 
 
 async def _take_inventory(conn: AsyncConnection, cmd: CreateOrderCommand):

@@ -106,6 +106,8 @@ orders = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("completed_at", UtcDateTime),
     Column("cancelled_at", UtcDateTime),
+    # Set once the stock of a cancelled order went back to its listing (at most once).
+    Column("inventory_restored_at", UtcDateTime),
     Index("ix_orders_buyer_status", "buyer_id", "status"),
     Index("ix_orders_seller_status", "seller_id", "status"),
     Index("ix_orders_payment_method_status", "payment_method", "status"),
@@ -197,4 +199,39 @@ payment_operations = Table(
     Column("attempts", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Inbox of signed webhook events: a provider's retry hits the unique key and changes nothing.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("source", String(20), nullable=False),  # shipping | escrow
+    Column("event_id", String(100), nullable=False),
+    Column("event_type", String(50), nullable=False),
+    Column("order_id", String(36)),
+    Column("workflow_id", String(300)),
+    Column("payload", JSON, nullable=False),
+    # received -> delivered | pending (order not started yet) -> claimed; or unknown_order,
+    # unknown_type, order_closed: acknowledged so the provider stops retrying, never applied.
+    Column("status", String(20), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime),
+    UniqueConstraint("source", "event_id"),
+    Index("ix_webhook_events_workflow_status", "workflow_id", "status"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("order_id", String(36), ForeignKey("orders.id"), nullable=False),
+    Column("order_number", String(20), nullable=False),
+    Column("seller_id", String(ID), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("order_status", String(30), nullable=False),
+    Column("message", String(500), nullable=False),
+    Column("raised_at", UtcDateTime, nullable=False),
+    Index("ix_alerts_raised", "raised_at"),
+    Index("ix_alerts_seller_raised", "seller_id", "raised_at"),
 )

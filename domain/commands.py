@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from domain.events import ExternalEvent
 from domain.order import ActorKind, OrderStatus, PaymentMethod
 
 
@@ -60,6 +61,30 @@ class OrderPolicy:
     dispute_unresolved_after: timedelta = timedelta(hours=72)
     standard_delivery: timedelta = timedelta(days=7)
     express_delivery: timedelta = timedelta(days=3)
+    # An order's history is handed to a fresh run (continue-as-new) past this many events,
+    # well below Temporal's 51,200-event limit.
+    max_history_events: int = 10_000
+
+
+@dataclass(frozen=True)
+class MoneyDue:
+    """A compensation the workflow owes and retries until it succeeds."""
+
+    kind: str  # refund | release | restore_inventory
+    reason: str
+    amount: Decimal | None = None  # None: the whole order total
+
+
+@dataclass(frozen=True)
+class CarriedState:
+    """What a continued-as-new run takes over from the run before it."""
+
+    order: OrderSnapshot
+    applied_events: list[str]
+    alerts_raised: int = 0
+    stuck_since: datetime | None = None
+    shipped_at: datetime | None = None
+    owed: list[MoneyDue] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -68,6 +93,7 @@ class OrderWorkflowInput:
     request: OrderRequest
     policy: OrderPolicy
     fingerprint: str  # digest of the request: a retried create must carry the same one
+    carried: CarriedState | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +133,8 @@ class StatusChangeRequest:
     estimated_delivery: date | None = None
     notes: str | None = None
     reason: str | None = None
+    refund_amount: Decimal | None = None  # a partial refund when resolving a dispute
+    evidence: list[str] = field(default_factory=list)  # a buyer's dispute evidence
 
 
 @dataclass(frozen=True)
@@ -134,6 +162,8 @@ class CreateOrderCommand:
 class CreatedOrder:
     order_number: str
     created_at: datetime
+    # Webhook events that arrived before the order existed, now handed to its workflow.
+    early_events: list[ExternalEvent] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -160,7 +190,45 @@ class StatusChangeRecord:
 
 
 @dataclass(frozen=True)
-class RefundCommand:
+class TimelineRecord:
+    """A timeline entry that does not change the status (a late scan, a carrier exception)."""
+
+    order_id: str
+    event_key: str  # unique per order: the row id is derived from it
+    event_type: str
+    description: str
+    source: str
+    occurred_at: datetime
+    status: OrderStatus | None = None
+    location: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AlertCommand:
+    alert_id: str
+    order_id: str
+    order_number: str
+    seller_id: str
+    kind: str
+    status: OrderStatus
+    message: str
+    raised_at: datetime
+    notify: list[str] = field(default_factory=list)  # user ids that get a notification
+
+
+@dataclass(frozen=True)
+class InventoryRestoreCommand:
+    order_id: str
+    listing_id: str
+    quantity: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PaymentCommand:
+    """A refund or an escrow release, idempotent on its key at the gateway and in the ledger."""
+
     idempotency_key: str
     workflow_id: str
     order_id: str | None

@@ -7,55 +7,53 @@ from dataclasses import replace
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.payments import PaymentActivities
-    from activities.projection import ProjectionActivities
     from domain.commands import (
-        CreateOrderCommand,
+        CarriedState,
         CreationRequest,
+        MoneyDue,
         OrderOutcome,
         OrderSnapshot,
         OrderWorkflowInput,
-        RefundCommand,
-        StatusChangeRecord,
         StatusChangeRequest,
     )
+    from domain.compensation import compensations
     from domain.errors import CREATION_REJECTIONS, DomainError, ErrorCode
+    from domain.events import ExternalEvent, decide, describe_event
     from domain.order import (
         FINAL_STATUSES,
+        ActorKind,
         OrderStatus,
         check_transition,
-        describe,
-        initial_status,
     )
+    from domain.timers import ALERT_ACTIONS, Deadline, TimerAction, next_deadline
     from workflows import shared
+    from workflows.order_effects import OrderEffects
 
-# Read-model writes are short; retry them patiently (they must land) but not in a hot loop.
-_PROJECTION = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
+S = OrderStatus
+# Workflows started before timers, events and compensations existed replay without them.
+EVENTS_AND_TIME = "events-and-time"
+_SHIPPING = frozenset({S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY})
+_TIMER_OUTCOMES = {
+    TimerAction.PAYMENT_TIMEOUT: S.FAILED,
+    TimerAction.SELLER_CONFIRMATION_TIMEOUT: S.CANCELLED,
+    TimerAction.AUTO_COMPLETE: S.COMPLETED,
 }
-# A refund is owed money: retried without limit until the gateway takes it.
-_PAYMENT = {
-    "start_to_close_timeout": timedelta(seconds=60),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=5)),
-}
-# Before payment settles there is nothing to give back on cancellation.
-_UNPAID = frozenset({OrderStatus.PAYMENT_PENDING})
 
 
 @workflow.defn
 class OrderWorkflow:
-    """One order, from payment to a final status.
+    """One order, from payment to a final status, with its deadlines and its money.
 
     Updates:
       await_creation(CreationRequest) -> OrderSnapshot: sent with update-with-start; answers once
         the order is written, or fails with the rejection code (the payment is then refunded).
-      change_status(StatusChangeRequest) -> OrderSnapshot: a status change; its validator
-        enforces the transition table, the actor rules and required fields.
+      change_status(StatusChangeRequest) -> OrderSnapshot: a status change by a person; its
+        validator enforces the transition table, the actor rules and required fields.
+    Signals:
+      external_event(ExternalEvent): a carrier or escrow-contract event, applied once per id.
     Queries:
       snapshot() -> OrderSnapshot | None: the live state.
     """
@@ -63,68 +61,70 @@ class OrderWorkflow:
     @workflow.init
     def __init__(self, input: OrderWorkflowInput) -> None:
         self._input = input
+        self._effects = OrderEffects(input)
         self._order: OrderSnapshot | None = None
         self._rejection: tuple[str, str] | None = None  # (code, message)
-        self._refund_reason: str | None = None  # set when a final status owes the buyer money
-        # Update handlers await activities; the lock applies changes one at a time, in order.
+        self._current = True  # False while replaying a run from before EVENTS_AND_TIME
+        self._refund_reason: str | None = None  # such a run's only compensation
+        # Updates, signals and timers all change the order; the lock applies them in turn.
         self._lock = asyncio.Lock()
+        self._version = 0  # bumped by every change, so the main loop re-plans its deadline
+        self._applied: set[str] = set()
+        self._alerts_raised = 0
+        self._stuck_since = None
+        self._shipped_at = None
+        self._owed: list[MoneyDue] = []
+        self._early: list[ExternalEvent] = []
+        if input.carried is not None:
+            carried = input.carried
+            self._order = carried.order
+            self._applied = set(carried.applied_events)
+            self._alerts_raised = carried.alerts_raised
+            self._stuck_since = carried.stuck_since
+            self._shipped_at = carried.shipped_at
+            self._owed = list(carried.owed)
 
     @workflow.run
     async def run(self, input: OrderWorkflowInput) -> OrderOutcome:
-        req = input.request
-        now = workflow.now()
-        status = initial_status(req.payment.method, req.payment.final)
-        delivery = (
-            input.policy.express_delivery
-            if req.shipping_method == "express"
-            else input.policy.standard_delivery
-        )
-        try:
-            created = await workflow.execute_activity_method(
-                ProjectionActivities.create_order,
-                CreateOrderCommand(
-                    order_id=input.order_id,
-                    workflow_id=workflow.info().workflow_id,
-                    request=req,
-                    initial_status=status,
-                    created_at=now,
-                    estimated_delivery=(now + delivery).date(),
-                ),
-                **_PROJECTION,
-            )
-        except ActivityError as err:
-            cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type in CREATION_REJECTIONS:
-                return await self._reject(cause)
-            raise
-        self._order = OrderSnapshot(
-            order_id=input.order_id,
-            order_number=created.order_number,
-            status=status,
-            previous_status=None,
-            status_updated_at=created.created_at,
-            created_at=created.created_at,
-            buyer_id=req.buyer_id,
-            seller_id=req.seller_id,
-            payment_method=req.payment.method,
-            total_amount=req.total_amount,
-            currency=req.currency,
-            sequence=0,
-            estimated_delivery=(now + delivery).date(),
-        )
-        self._publish(first=True)
-        await workflow.wait_condition(
-            lambda: self._status in FINAL_STATUSES and workflow.all_handlers_finished()
-        )
-        if self._refund_reason is not None:
-            await self._refund(reason=self._refund_reason, order_id=input.order_id)
-        return OrderOutcome(order_id=input.order_id, status=self._status)
+        self._current = workflow.patched(EVENTS_AND_TIME)
+        if input.carried is None:
+            rejected = await self._create()
+            if rejected is not None:
+                return rejected
+        if not self._current:
+            return await self._run_before_events_and_time()
+        for event in self._early:
+            async with self._lock:
+                await self._on_event(event)
+        while True:
+            await self._settle()
+            if self._done():
+                return OrderOutcome(order_id=input.order_id, status=self._status)
+            if self._history_is_long():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(replace(input, carried=self._carry()))
+            await self._wait_for_change_or_deadline()
 
     @property
     def _status(self) -> OrderStatus | None:
         return self._order.status if self._order else None
 
+    def _done(self) -> bool:
+        return (self._status in FINAL_STATUSES and not self._owed
+                and workflow.all_handlers_finished())
+
     # ---- creation ------------------------------------------------------------------------------
+
+    async def _create(self) -> OrderOutcome | None:
+        try:
+            self._order, self._early = await self._effects.create_order(workflow.now())
+        except ActivityError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type in CREATION_REJECTIONS:
+                return await self._reject(cause)
+            raise
+        self._publish(first=True)
+        return None
 
     @workflow.update
     async def await_creation(self, request: CreationRequest) -> OrderSnapshot:
@@ -151,7 +151,7 @@ class OrderWorkflow:
         self._rejection = (cause.type or ErrorCode.INTERNAL_ERROR.value, cause.message)
         workflow.upsert_search_attributes([shared.ORDER_STATUS.value_set("rejected")])
         workflow.set_current_details(f"rejected ({cause.type}); refunding the payment")
-        await self._refund(reason=f"order rejected: {cause.type}", order_id=None)
+        await self._effects.refund(MoneyDue("refund", f"order rejected: {cause.type}"), None)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return OrderOutcome(
             order_id=self._input.order_id,
@@ -160,7 +160,7 @@ class OrderWorkflow:
             rejection_message=cause.message,
         )
 
-    # ---- status changes ------------------------------------------------------------------------
+    # ---- status changes by people ------------------------------------------------------------
 
     @workflow.update
     async def change_status(self, request: StatusChangeRequest) -> OrderSnapshot:
@@ -168,51 +168,15 @@ class OrderWorkflow:
             # Checked again under the lock: an update validated alongside this one may have
             # moved the order since.
             self._check(request)
-            order = self._order
-            assert order is not None
-            now = workflow.now()
-            changed = replace(
-                order,
-                status=request.status,
-                previous_status=order.status,
-                status_updated_at=now,
-                sequence=order.sequence + 1,
-                tracking_number=request.tracking_number or order.tracking_number,
-                carrier=request.carrier or order.carrier,
-                estimated_delivery=request.estimated_delivery or order.estimated_delivery,
-                delivered_at=now if request.status is OrderStatus.DELIVERED else order.delivered_at,
+            meta = {"evidence": "\n".join(request.evidence)} if request.evidence else {}
+            if request.refund_amount is not None:
+                meta["refundAmount"] = format(request.refund_amount, "f")
+            return await self._apply(
+                request.status, request.actor_kind, request.actor_id, reason=request.reason,
+                notes=request.notes, tracking_number=request.tracking_number,
+                carrier=request.carrier, estimated_delivery=request.estimated_delivery,
+                refund_amount=request.refund_amount, metadata=meta,
             )
-            self._order = changed
-            await workflow.execute_activity_method(
-                ProjectionActivities.record_status_change,
-                StatusChangeRecord(
-                    order_id=changed.order_id,
-                    order_number=changed.order_number,
-                    sequence=changed.sequence,
-                    previous_status=order.status,
-                    new_status=changed.status,
-                    actor_kind=request.actor_kind,
-                    actor_id=request.actor_id,
-                    buyer_id=changed.buyer_id,
-                    seller_id=changed.seller_id,
-                    occurred_at=now,
-                    description=describe(changed.status, request.carrier),
-                    reason=request.reason,
-                    notes=request.notes,
-                    tracking_number=request.tracking_number,
-                    carrier=request.carrier,
-                    estimated_delivery=request.estimated_delivery,
-                ),
-                **_PROJECTION,
-            )
-            self._publish()
-            if changed.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED) and (
-                order.status not in _UNPAID
-            ):
-                # Owed once the order is final; `run` pays it back, so the caller is answered
-                # now even while the payment service is down.
-                self._refund_reason = request.reason or changed.status.value
-            return self._order
 
     @change_status.validator
     def _validate_change(self, request: StatusChangeRequest) -> None:
@@ -235,6 +199,12 @@ class OrderWorkflow:
                 now=workflow.now(),
                 dispute_window=self._input.policy.dispute_window,
             )
+            if request.refund_amount is not None and not (
+                0 < request.refund_amount <= order.total_amount
+            ):
+                raise DomainError(ErrorCode.VALIDATION_ERROR,
+                                  "a refund must be more than zero and at most the order total",
+                                  field="amount")
         except DomainError as err:
             raise ApplicationError(
                 err.message,
@@ -243,29 +213,179 @@ class OrderWorkflow:
                 non_retryable=True,
             ) from None
 
+    # ---- events from carriers and the escrow contract ----------------------------------------
+
+    @workflow.signal
+    async def external_event(self, event: ExternalEvent) -> None:
+        await workflow.wait_condition(
+            lambda: self._order is not None or self._rejection is not None
+        )
+        if self._order is None:
+            return  # the order was never made; the inbox keeps the event
+        async with self._lock:
+            await self._on_event(event)
+
+    async def _on_event(self, event: ExternalEvent) -> None:
+        # Providers deliver at least once, and the inbox hands early events over again on
+        # retry: each event id is applied once, across continue-as-new too.
+        if event.dedupe_key in self._applied:
+            return
+        self._applied.add(event.dedupe_key)
+        assert self._order is not None
+        decision = decide(self._order.status, event)
+        meta = {k: str(v) for k, v in (
+            ("eventId", event.event_id), ("carrier", event.carrier),
+            ("trackingNumber", event.tracking_number), ("location", event.location),
+            ("transactionHash", event.transaction_hash), ("disputeId", event.dispute_id),
+            ("outcome", event.outcome)) if v}
+        if decision.target is not None:
+            await self._apply(
+                decision.target, ActorKind.SYSTEM, f"{event.source.value}-webhook",
+                reason=event.kind, tracking_number=event.tracking_number, carrier=event.carrier,
+                estimated_delivery=event.estimated_delivery, metadata=meta,
+                settled_externally=decision.settled_externally,
+            )
+        else:
+            # Late, repeated or out of order: it goes on the timeline and changes nothing.
+            await self._effects.record_timeline(self._order, event, describe_event(event), meta)
+        if decision.alert:
+            await self._alert(decision.alert, f"carrier reported {event.kind} for "
+                              f"{self._order.order_number}", notify_buyer=True)
+
+    # ---- time ----------------------------------------------------------------------------------
+
+    def _deadline(self) -> Deadline | None:
+        order = self._order
+        assert order is not None
+        return next_deadline(order.status, status_since=order.status_updated_at,
+                             shipped_at=self._shipped_at, policy=self._input.policy,
+                             alerts_raised=self._alerts_raised)
+
+    async def _wait_for_change_or_deadline(self) -> None:
+        deadline = self._deadline()
+        seen = self._version
+
+        def changed() -> bool:
+            return self._version != seen or bool(self._owed) or self._done()
+
+        if deadline is None:
+            await workflow.wait_condition(changed)
+            return
+        remaining = deadline.at - workflow.now()
+        if remaining > timedelta(0):
+            try:
+                await workflow.wait_condition(changed, timeout=remaining,
+                                              timeout_summary=deadline.action.value)
+                return
+            except asyncio.TimeoutError:
+                pass
+        async with self._lock:
+            if self._deadline() == deadline:  # nothing moved the order while we took the lock
+                await self._on_deadline(deadline)
+
+    async def _on_deadline(self, deadline: Deadline) -> None:
+        order = self._order
+        assert order is not None
+        if deadline.action in ALERT_ACTIONS:
+            if deadline.action is not TimerAction.DISPUTE_UNRESOLVED and self._stuck_since is None:
+                self._stuck_since = workflow.now()
+                workflow.upsert_search_attributes([shared.STUCK_SINCE.value_set(workflow.now())])
+            await self._alert(deadline.action.value,
+                              f"{order.order_number} has been {order.status.value} since "
+                              f"{order.status_updated_at:%Y-%m-%d %H:%M} UTC",
+                              notify_seller=deadline.action is not TimerAction.DISPUTE_UNRESOLVED)
+            return
+        await self._apply(_TIMER_OUTCOMES[deadline.action], ActorKind.SYSTEM, "timer",
+                          reason=deadline.action.value)
+
+    async def _alert(self, kind: str, message: str, *, notify_seller: bool = True,
+                     notify_buyer: bool = False) -> None:
+        order = self._order
+        assert order is not None
+        self._alerts_raised += 1
+        self._version += 1
+        notify = [order.seller_id] if notify_seller else []
+        if notify_buyer:
+            notify.append(order.buyer_id)
+        await self._effects.raise_alert(order, kind, message, notify,
+                                        occurrence=f"{order.sequence}:{self._alerts_raised}")
+
+    # ---- the one path every change takes ----------------------------------------------------
+
+    async def _apply(self, target: OrderStatus, actor: ActorKind, actor_id: str, *,
+                     reason: str | None, notes: str | None = None,
+                     tracking_number: str | None = None, carrier: str | None = None,
+                     estimated_delivery=None, metadata: dict[str, str] | None = None,
+                     refund_amount=None, settled_externally: bool = False) -> OrderSnapshot:
+        """Move the order: state, read model, search attributes and what it now owes."""
+        order = self._order
+        assert order is not None
+        now = workflow.now()
+        changed = replace(
+            order,
+            status=target,
+            previous_status=order.status,
+            status_updated_at=now,
+            sequence=order.sequence + 1,
+            tracking_number=tracking_number or order.tracking_number,
+            carrier=carrier or order.carrier,
+            estimated_delivery=estimated_delivery or order.estimated_delivery,
+            delivered_at=now if target is S.DELIVERED else order.delivered_at,
+        )
+        self._order = changed
+        self._version += 1
+        if not (order.status in _SHIPPING and target in _SHIPPING):
+            self._alerts_raised = 0  # a new status starts a new alert clock
+        if target is S.SHIPPED:
+            self._shipped_at = now
+        if self._stuck_since is not None:
+            self._stuck_since = None
+            workflow.upsert_search_attributes([shared.STUCK_SINCE.value_unset()])
+        await self._effects.record_change(order, changed, actor, actor_id, reason=reason,
+                                          notes=notes, metadata=metadata or {})
+        self._publish()
+        if self._current:
+            self._owed += compensations(
+                order.status, target, method=order.payment_method,
+                shipped=self._shipped_at is not None, settled_externally=settled_externally,
+                refund_amount=refund_amount, reason=reason or target.value,
+            )
+        elif target in (S.CANCELLED, S.REFUNDED) and order.status is not S.PAYMENT_PENDING:
+            self._refund_reason = reason or target.value
+        return changed
+
+    async def _settle(self) -> None:
+        """Pay what the order owes, one operation at a time, each retried until it succeeds."""
+        while self._owed:
+            await self._effects.settle(self._owed[0], self._order)
+            self._owed.pop(0)
+
+    # ---- queries, continue-as-new, search attributes ----------------------------------------
+
     @workflow.query
     def snapshot(self) -> OrderSnapshot | None:
         return self._order
 
-    # ---- helpers -------------------------------------------------------------------------------
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (info.is_continue_as_new_suggested()
+                or info.get_current_history_length() >= self._input.policy.max_history_events)
 
-    async def _refund(self, *, reason: str, order_id: str | None) -> None:
-        req = self._input.request
-        await workflow.execute_activity_method(
-            PaymentActivities.refund_payment,
-            RefundCommand(
-                # One refund per payment, whatever path asks for it.
-                idempotency_key=f"refund:{workflow.info().workflow_id}",
-                workflow_id=workflow.info().workflow_id,
-                order_id=order_id,
-                method=req.payment.method,
-                payment_reference=req.payment.reference,
-                amount=req.total_amount,
-                currency=req.currency,
-                reason=reason,
-            ),
-            **_PAYMENT,
+    def _carry(self) -> CarriedState:
+        assert self._order is not None
+        return CarriedState(order=self._order, applied_events=sorted(self._applied),
+                            alerts_raised=self._alerts_raised, stuck_since=self._stuck_since,
+                            shipped_at=self._shipped_at, owed=list(self._owed))
+
+    async def _run_before_events_and_time(self) -> OrderOutcome:
+        """The lifecycle of runs started before timers and events: updates only."""
+        await workflow.wait_condition(
+            lambda: self._status in FINAL_STATUSES and workflow.all_handlers_finished()
         )
+        if self._refund_reason is not None:
+            await self._effects.refund(MoneyDue("refund", self._refund_reason),
+                                       self._input.order_id)
+        return OrderOutcome(order_id=self._input.order_id, status=self._status)
 
     def _publish(self, *, first: bool = False) -> None:
         """Search attributes and the one-line summary operators see in the Temporal UI."""

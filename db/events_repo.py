@@ -1,0 +1,115 @@
+"""Writes the order workflow makes besides status changes: timeline-only events, alerts,
+inventory given back, and the hand-over of webhook events that arrived before the order."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import TypeAdapter
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db import tables as t
+from db.ids import row_id
+from db.upsert import insert_ignore
+from domain.commands import AlertCommand, InventoryRestoreCommand, TimelineRecord
+from domain.events import ExternalEvent
+
+EVENT_PAYLOAD = TypeAdapter(ExternalEvent)
+
+
+async def record_timeline(conn: AsyncConnection, rec: TimelineRecord) -> None:
+    await insert_ignore(
+        conn,
+        t.order_tracking_events,
+        {
+            "id": row_id(rec.order_id, "timeline", rec.event_key),
+            "order_id": rec.order_id,
+            # Sequence -1 marks entries that did not change the status.
+            "sequence": -1,
+            "event_type": rec.event_type,
+            "status": rec.status.value if rec.status else None,
+            "description": rec.description[:500],
+            "event_data": rec.metadata,
+            "event_source": rec.source,
+            "location": rec.location,
+            "occurred_at": rec.occurred_at,
+            "recorded_at": datetime.now(rec.occurred_at.tzinfo),
+        },
+    )
+
+
+async def raise_alert(conn: AsyncConnection, cmd: AlertCommand) -> None:
+    await insert_ignore(
+        conn,
+        t.alerts,
+        {
+            "id": cmd.alert_id,
+            "order_id": cmd.order_id,
+            "order_number": cmd.order_number,
+            "seller_id": cmd.seller_id,
+            "kind": cmd.kind,
+            "order_status": cmd.status.value,
+            "message": cmd.message[:500],
+            "raised_at": cmd.raised_at,
+        },
+    )
+    data = {"orderId": cmd.order_id, "orderNumber": cmd.order_number, "alert": cmd.kind}
+    await insert_ignore(
+        conn,
+        t.notifications,
+        [
+            {
+                "id": row_id(cmd.alert_id, "notification", user_id),
+                "user_id": user_id,
+                "order_id": cmd.order_id,
+                "type": f"alert_{cmd.kind}",
+                "title": "Order needs attention",
+                "message": cmd.message,
+                "data": data,
+                "created_at": cmd.raised_at,
+            }
+            for user_id in cmd.notify
+        ],
+    )
+
+
+async def restore_inventory(conn: AsyncConnection, cmd: InventoryRestoreCommand) -> bool:
+    """Give a cancelled order's stock back to its listing, at most once per order."""
+    marked = await conn.execute(
+        update(t.orders)
+        .where(t.orders.c.id == cmd.order_id, t.orders.c.inventory_restored_at.is_(None))
+        .values(inventory_restored_at=cmd.at)
+    )
+    if marked.rowcount != 1:
+        return False
+    await conn.execute(
+        update(t.listings)
+        .where(t.listings.c.id == cmd.listing_id)
+        .values(inventory=t.listings.c.inventory + cmd.quantity, updated_at=cmd.at)
+    )
+    return True
+
+
+async def claim_early_events(conn: AsyncConnection, workflow_id: str) -> list[ExternalEvent]:
+    """Webhook events kept for an order that did not exist yet, now handed to it.
+
+    Already-claimed events are returned again: if the activity that claimed them committed but
+    its result was lost, the retry must still deliver them (the workflow ignores repeats).
+    """
+    inbox = t.webhook_events
+    rows = (
+        await conn.execute(
+            select(inbox.c.id, inbox.c.payload)
+            .where(inbox.c.workflow_id == workflow_id,
+                   inbox.c.status.in_(("pending", "claimed")))
+            .order_by(inbox.c.received_at, inbox.c.id)
+        )
+    ).all()
+    if rows:
+        await conn.execute(
+            update(inbox)
+            .where(inbox.c.id.in_([r.id for r in rows]), inbox.c.status == "pending")
+            .values(status="claimed")
+        )
+    return [EVENT_PAYLOAD.validate_python(r.payload) for r in rows]

@@ -1,0 +1,110 @@
+"""What external events (carrier scans, escrow contract events) do to an order. Pure.
+
+An event moves the order only along an allowed transition; anything else (a late scan, a
+duplicate, an event for a step already passed) is recorded on the timeline and changes nothing,
+so an order never moves backwards. Carrier exceptions and returns raise alerts instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from domain.order import OrderStatus, can_transition
+
+S = OrderStatus
+
+
+class EventSource(StrEnum):
+    SHIPPING = "shipping"
+    ESCROW = "escrow"
+
+
+SHIPPING_STATUSES: dict[str, OrderStatus | None] = {
+    "picked_up": S.SHIPPED,
+    "in_transit": S.IN_TRANSIT,
+    "out_for_delivery": S.OUT_FOR_DELIVERY,
+    "delivered": S.DELIVERED,
+    "exception": None,  # alert, never a move
+    "returned": None,
+}
+ESCROW_TYPES = frozenset(
+    {"EscrowCreated", "EscrowReleased", "EscrowRefunded", "DisputeCreated", "DisputeResolved"}
+)
+DISPUTE_OUTCOMES: dict[str, OrderStatus] = {
+    "release": S.COMPLETED,
+    "refund": S.REFUNDED,
+    "cancel": S.CANCELLED,
+}
+
+
+@dataclass(frozen=True)
+class ExternalEvent:
+    """One accepted webhook event, as the order workflow receives it (signal payload)."""
+
+    source: EventSource
+    event_id: str
+    kind: str  # shipping status or escrow event type
+    occurred_at: datetime
+    tracking_number: str | None = None
+    carrier: str | None = None
+    location: str | None = None
+    estimated_delivery: date | None = None
+    transaction_hash: str | None = None
+    dispute_id: str | None = None
+    outcome: str | None = None
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"{self.source.value}:{self.event_id}"
+
+
+@dataclass(frozen=True)
+class EventDecision:
+    target: OrderStatus | None  # the status to move to, or None to only record the event
+    alert: str | None = None  # an alert kind to raise
+    settled_externally: bool = False  # the money already moved on-chain: no gateway call
+
+
+def decide(current: OrderStatus, event: ExternalEvent) -> EventDecision:
+    if event.source is EventSource.SHIPPING:
+        return _shipping(current, event)
+    return _escrow(current, event)
+
+
+def _shipping(current: OrderStatus, event: ExternalEvent) -> EventDecision:
+    if event.kind in ("exception", "returned"):
+        return EventDecision(target=None, alert=f"shipping_{event.kind}")
+    target = SHIPPING_STATUSES.get(event.kind)
+    return EventDecision(target=_forward(current, target))
+
+
+def _escrow(current: OrderStatus, event: ExternalEvent) -> EventDecision:
+    kind = event.kind
+    if kind == "EscrowCreated":
+        return EventDecision(target=_forward(current, S.ESCROW_LOCKED))
+    if kind == "EscrowReleased":
+        return EventDecision(target=_forward(current, S.COMPLETED), settled_externally=True)
+    if kind == "EscrowRefunded":
+        # Before the order is under way the contract's refund is a cancellation.
+        target = _forward(current, S.REFUNDED) or _forward(current, S.CANCELLED)
+        return EventDecision(target=target, settled_externally=True)
+    if kind == "DisputeCreated":
+        return EventDecision(target=_forward(current, S.DISPUTED))
+    if kind == "DisputeResolved" and current is S.DISPUTED:
+        outcome = DISPUTE_OUTCOMES.get(event.outcome or "")
+        return EventDecision(target=outcome, settled_externally=outcome is not None)
+    return EventDecision(target=None)
+
+
+def _forward(current: OrderStatus, target: OrderStatus | None) -> OrderStatus | None:
+    return target if target is not None and can_transition(current, target) else None
+
+
+def describe_event(event: ExternalEvent) -> str:
+    """The timeline line for an event that did not change the status."""
+    if event.source is EventSource.SHIPPING:
+        where = f" at {event.location}" if event.location else ""
+        return f"Carrier reported {event.kind.replace('_', ' ')}{where}"
+    return f"Escrow contract reported {event.kind}"

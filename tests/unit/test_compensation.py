@@ -1,0 +1,51 @@
+from decimal import Decimal
+
+import pytest
+
+from domain.compensation import compensations
+from domain.order import OrderStatus as S
+from domain.order import PaymentMethod as M
+
+
+def kinds(previous, target, method=M.FIAT, shipped=False, **kw):
+    return [(d.kind, d.amount) for d in compensations(previous, target, method=method,
+                                                      shipped=shipped, reason="r", **kw)]
+
+
+def test_cancelling_a_paid_unshipped_order_refunds_it_and_restocks():
+    assert kinds(S.PROCESSING, S.CANCELLED) == [("refund", None), ("restore_inventory", None)]
+
+
+def test_cancelling_before_payment_settled_restocks_without_refund():
+    assert kinds(S.PAYMENT_PENDING, S.CANCELLED) == [("restore_inventory", None)]
+
+
+def test_a_failed_payment_gives_the_stock_back():
+    assert kinds(S.PAYMENT_PENDING, S.FAILED) == [("restore_inventory", None)]
+
+
+def test_a_cancelled_dispute_after_shipping_refunds_but_does_not_restock():
+    assert kinds(S.DISPUTED, S.CANCELLED, shipped=True) == [("refund", None)]
+
+
+def test_a_partial_refund_carries_its_amount():
+    assert kinds(S.DISPUTED, S.REFUNDED, shipped=True,
+                 refund_amount=Decimal("50")) == [("refund", Decimal("50"))]
+
+
+@pytest.mark.parametrize("method", list(M))
+def test_completion_releases_escrow_only(method):
+    expected = [("release", None)] if method is M.ESCROW else []
+    assert kinds(S.DELIVERED, S.COMPLETED, method=method, shipped=True) == expected
+
+
+def test_money_the_contract_already_moved_is_not_moved_again():
+    assert kinds(S.DELIVERED, S.COMPLETED, method=M.ESCROW, shipped=True,
+                 settled_externally=True) == []
+    assert kinds(S.ESCROW_LOCKED, S.CANCELLED, method=M.ESCROW,
+                 settled_externally=True) == [("restore_inventory", None)]
+
+
+@pytest.mark.parametrize("target", [S.ORDER_CONFIRMED, S.SHIPPED, S.DELIVERED, S.DISPUTED])
+def test_ordinary_progress_owes_nothing(target):
+    assert kinds(S.PAYMENT_CONFIRMED, target) == []
