@@ -18,7 +18,7 @@ from db import tables as t
 from db.engine import Database
 from db.ids import row_id
 from db.upsert import insert_ignore
-from domain.commands import PaymentOperationResult, PaymentCommand
+from domain.commands import PaymentCommand, PaymentOperationResult
 
 
 class PaymentGateway(Protocol):

@@ -172,3 +172,15 @@ def listing(row: Row) -> dict[str, Any]:
         "active": row.active,
         "updatedAt": iso(row.updated_at),
     }
+
+
+def alert(row: Row) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "orderId": row.order_id,
+        "orderNumber": row.order_number,
+        "kind": row.kind,
+        "orderStatus": row.order_status,
+        "message": row.message,
+        "raisedAt": iso(row.raised_at),
+    }

@@ -212,3 +212,34 @@ class ListingIn(ApiModel):
         except MoneyError as exc:
             raise ValueError(f"unitPrice: {exc}") from exc
         return self
+
+
+CancelReason = Literal["buyer_request", "seller_out_of_stock", "payment_timeout",
+                       "fraud_suspected", "other"]
+
+
+class CancelIn(ApiModel):
+    reason_code: CancelReason
+    note: LongText | None = None
+
+
+class DisputeIn(ApiModel):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=1000)]
+    evidence: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                    max_length=500)]] = Field(
+        default_factory=list, max_length=10,
+        description="descriptions of evidence or links to it (at most 10)")
+
+
+class ResolveDisputeIn(ApiModel):
+    outcome: Literal["release", "refund", "cancel"]
+    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                           max_length=2000)]
+    amount: Amount | None = Field(None, description="a partial refund; only with outcome refund")
+
+    @model_validator(mode="after")
+    def _amount_only_for_refunds(self) -> ResolveDisputeIn:
+        if self.amount is not None and self.outcome != "refund":
+            raise ValueError("amount is only for outcome refund")
+        return self

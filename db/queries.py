@@ -17,7 +17,8 @@ async def order_parties(conn: AsyncConnection, order_id: str) -> Row | None:
     return (
         await conn.execute(
             select(t.orders.c.id, t.orders.c.workflow_id, t.orders.c.buyer_id,
-                   t.orders.c.seller_id, t.orders.c.status).where(t.orders.c.id == order_id)
+                   t.orders.c.seller_id, t.orders.c.status, t.orders.c.currency)
+            .where(t.orders.c.id == order_id)
         )
     ).first()
 
@@ -79,3 +80,14 @@ async def notifications_page(
 async def payment_operations_for(conn: AsyncConnection, workflow_id: str) -> list[Row]:
     query = select(t.payment_operations).where(t.payment_operations.c.workflow_id == workflow_id)
     return list((await conn.execute(query)).all())
+
+
+async def alerts_page(conn: AsyncConnection, *, seller_id: str | None, kind: str | None,
+                      limit: int, offset: int) -> list[Row]:
+    """Newest first; only one seller's when `seller_id` is given."""
+    query = select(t.alerts).order_by(t.alerts.c.raised_at.desc(), t.alerts.c.id)
+    if seller_id is not None:
+        query = query.where(t.alerts.c.seller_id == seller_id)
+    if kind is not None:
+        query = query.where(t.alerts.c.kind == kind)
+    return list((await conn.execute(query.limit(limit).offset(offset))).all())

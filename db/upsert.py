@@ -16,11 +16,14 @@ def _insert(conn: AsyncConnection, table: Table):
 
 async def insert_ignore(
     conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]] | Mapping[str, Any]
-) -> None:
-    """Insert rows whose key is not there yet; a row already there is left as it is."""
+) -> int:
+    """Insert rows whose key is not there yet; a row already there is left as it is.
+
+    Returns how many rows were inserted."""
     if not rows:
-        return
-    await conn.execute(_insert(conn, table).values(rows).on_conflict_do_nothing())
+        return 0
+    result = await conn.execute(_insert(conn, table).values(rows).on_conflict_do_nothing())
+    return result.rowcount
 
 
 async def upsert(

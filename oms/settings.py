@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from domain.commands import OrderPolicy
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+DEV_SHIPPING_SECRET = "dev-only-shipping-webhook-secret-0123456789"
+DEV_ESCROW_SECRET = "dev-only-escrow-webhook-secret-0123456789ab"
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -23,6 +25,8 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     task_queue: str = "orders"
     jwt_secret: str = Field(DEV_JWT_SECRET, min_length=32)
+    shipping_webhook_secret: str = Field(DEV_SHIPPING_SECRET, min_length=32)
+    escrow_webhook_secret: str = Field(DEV_ESCROW_SECRET, min_length=32)
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     temporal_ui_port: int = Field(8233, ge=1, le=65535)
@@ -61,9 +65,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_dev_secret_off_loopback(self) -> Settings:
-        # The built-in secret is public; an API reachable from other hosts must have its own.
-        if self.jwt_secret == DEV_JWT_SECRET and self.api_host not in _LOOPBACK:
-            raise ValueError("set OMS_JWT_SECRET when the API listens beyond loopback")
+        # The built-in secrets are public; an API reachable from other hosts must have its own.
+        if self.api_host not in _LOOPBACK:
+            for name, value, dev in (
+                ("OMS_JWT_SECRET", self.jwt_secret, DEV_JWT_SECRET),
+                ("OMS_SHIPPING_WEBHOOK_SECRET", self.shipping_webhook_secret, DEV_SHIPPING_SECRET),
+                ("OMS_ESCROW_WEBHOOK_SECRET", self.escrow_webhook_secret, DEV_ESCROW_SECRET),
+            ):
+                if value == dev:
+                    raise ValueError(f"set {name} when the API listens beyond loopback")
         return self
 
     def order_policy(self) -> OrderPolicy:

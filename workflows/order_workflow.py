@@ -277,7 +277,7 @@ class OrderWorkflow:
                 await workflow.wait_condition(changed, timeout=remaining,
                                               timeout_summary=deadline.action.value)
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         async with self._lock:
             if self._deadline() == deadline:  # nothing moved the order while we took the lock

@@ -47,7 +47,7 @@ async def create_order(body: CreateOrderIn, user: CurrentUser, client: TemporalD
 @router.get("/{order_id}")
 async def get_order(order_id: OrderId, user: CurrentUser, db: DbDep) -> dict[str, Any]:
     """An order with its buyer, seller, items, payment, shipping and timeline."""
-    await _visible_order(db, user, order_id)
+    await visible_order(db, user, order_id)
     async with db.engine.connect() as conn:
         order = await queries.order_with_people(conn, order_id)
         items = await queries.order_items(conn, order_id)
@@ -61,7 +61,7 @@ async def change_status(order_id: OrderId, body: StatusChangeIn, user: CurrentUs
                         db: DbDep, client: TemporalDep,
                         idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Move an order to a new status, if the caller may and the status machine allows it."""
-    parties = await _visible_order(db, user, order_id)
+    parties = await visible_order(db, user, order_id)
     snapshot = await order_commands.change_status(
         client,
         parties,
@@ -83,7 +83,7 @@ async def change_status(order_id: OrderId, body: StatusChangeIn, user: CurrentUs
 @router.get("/{order_id}/timeline")
 async def get_timeline(order_id: OrderId, user: CurrentUser, db: DbDep) -> dict[str, Any]:
     """The order's timeline, oldest first."""
-    await _visible_order(db, user, order_id)
+    await visible_order(db, user, order_id)
     async with db.engine.connect() as conn:
         events = await queries.timeline(conn, order_id)
     return {"timeline": [presenters.timeline_entry(e) for e in events]}
@@ -92,13 +92,13 @@ async def get_timeline(order_id: OrderId, user: CurrentUser, db: DbDep) -> dict[
 @router.get("/{order_id}/history")
 async def get_history(order_id: OrderId, user: CurrentUser, db: DbDep) -> dict[str, Any]:
     """Every status change with who made it and why."""
-    await _visible_order(db, user, order_id)
+    await visible_order(db, user, order_id)
     async with db.engine.connect() as conn:
         rows = await queries.history(conn, order_id)
     return {"history": [presenters.history_entry(r) for r in rows]}
 
 
-async def _visible_order(db: Database, user: Principal, order_id: str) -> Row:
+async def visible_order(db: Database, user: Principal, order_id: str) -> Row:
     """The order if the caller may see it; otherwise 404, never revealing that it exists."""
     async with db.engine.connect() as conn:
         parties = await queries.order_parties(conn, order_id)

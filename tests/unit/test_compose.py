@@ -28,7 +28,11 @@ ALL_SERVICES = {"postgres", "temporal", "temporal-ui", *APP_SERVICES}
 SETTING_NAMES = {f"OMS_{name.upper()}" for name in Settings.model_fields}
 
 # What the operator exports before `docker compose up`; everything else takes its default.
-HOST_ENV = {"OMS_JWT_SECRET": "compose-test-secret-0123456789abcdef0123"}
+HOST_ENV = {
+    "OMS_JWT_SECRET": "compose-test-secret-0123456789abcdef0123",
+    "OMS_SHIPPING_WEBHOOK_SECRET": "compose-test-shipping-secret-0123456789",
+    "OMS_ESCROW_WEBHOOK_SECRET": "compose-test-escrow-secret-0123456789ab",
+}
 
 _REFERENCE = re.compile(
     r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"

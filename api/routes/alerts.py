@@ -1,0 +1,30 @@
+"""Alerts raised by order deadlines and carrier problems."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api import presenters
+from api.deps import CurrentUser, DbDep
+from db import queries
+
+router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+
+
+@router.get("")
+async def list_alerts(
+    user: CurrentUser,
+    db: DbDep,
+    kind: Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$")] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict[str, Any]:
+    """Newest first. Operators see every alert; a seller sees those on its own orders."""
+    async with db.engine.connect() as conn:
+        rows = await queries.alerts_page(
+            conn, seller_id=None if user.is_staff else user.user_id, kind=kind, limit=limit,
+            offset=(page - 1) * limit)
+    return {"alerts": [presenters.alert(r) for r in rows],
+            "pagination": {"page": page, "limit": limit}}

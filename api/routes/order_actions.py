@@ -1,0 +1,71 @@
+"""Named order actions: cancel, dispute and resolve a dispute. Each is a status change sent to
+the order's workflow, which also moves the money (refund, release) and the stock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api import order_commands, presenters
+from api.deps import CurrentUser, DbDep, TemporalDep
+from api.errors import ApiError
+from api.routes.orders import IdempotencyKey, OrderId, visible_order
+from api.schemas import CancelIn, DisputeIn, ResolveDisputeIn
+from api.strict_json import StrictJSONRoute
+from domain.commands import StatusChangeRequest
+from domain.errors import ErrorCode
+from domain.events import DISPUTE_OUTCOMES
+from domain.money import MoneyError, check_scale
+from domain.order import OrderStatus
+
+router = APIRouter(prefix="/api/orders", tags=["orders"], route_class=StrictJSONRoute)
+
+
+@router.post("/{order_id}/cancel")
+async def cancel_order(order_id: OrderId, body: CancelIn, user: CurrentUser, db: DbDep,
+                       client: TemporalDep, idempotency_key: IdempotencyKey = None
+                       ) -> dict[str, Any]:
+    """Cancel with a reason code. A paid order is refunded and its stock restored."""
+    parties = await visible_order(db, user, order_id)
+    request = StatusChangeRequest(status=OrderStatus.CANCELLED,
+                                  actor_kind=order_commands.actor_for(user, parties),
+                                  actor_id=user.user_id, reason=body.reason_code, notes=body.note)
+    snapshot = await order_commands.change_status(client, parties, request, idempotency_key)
+    return {"success": True, "order": presenters.status_changed(snapshot)}
+
+
+@router.post("/{order_id}/dispute")
+async def open_dispute(order_id: OrderId, body: DisputeIn, user: CurrentUser, db: DbDep,
+                       client: TemporalDep, idempotency_key: IdempotencyKey = None
+                       ) -> dict[str, Any]:
+    """The buyer disputes an escrow order, or a delivered one within the dispute window."""
+    parties = await visible_order(db, user, order_id)
+    request = StatusChangeRequest(status=OrderStatus.DISPUTED,
+                                  actor_kind=order_commands.actor_for(user, parties),
+                                  actor_id=user.user_id, reason="dispute_opened",
+                                  notes=body.reason, evidence=body.evidence)
+    snapshot = await order_commands.change_status(client, parties, request, idempotency_key)
+    return {"success": True, "order": presenters.status_changed(snapshot)}
+
+
+@router.post("/{order_id}/dispute/resolve")
+async def resolve_dispute(order_id: OrderId, body: ResolveDisputeIn, user: CurrentUser,
+                          db: DbDep, client: TemporalDep, idempotency_key: IdempotencyKey = None
+                          ) -> dict[str, Any]:
+    """An operator settles a dispute: release to the seller, refund the buyer (in part or in
+    full) or cancel. A note is required."""
+    parties = await visible_order(db, user, order_id)
+    if body.amount is not None:
+        try:
+            check_scale(body.amount, parties.currency)
+        except MoneyError as err:
+            raise ApiError(ErrorCode.VALIDATION_ERROR, str(err),
+                           errors=[{"field": "amount", "message": str(err),
+                                    "type": "value_error"}]) from None
+    request = StatusChangeRequest(status=DISPUTE_OUTCOMES[body.outcome],
+                                  actor_kind=order_commands.actor_for(user, parties),
+                                  actor_id=user.user_id, reason=f"dispute_{body.outcome}",
+                                  notes=body.note, refund_amount=body.amount)
+    snapshot = await order_commands.change_status(client, parties, request, idempotency_key)
+    return {"success": True, "order": presenters.status_changed(snapshot)}

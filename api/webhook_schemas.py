@@ -1,0 +1,82 @@
+"""Bodies of the inbound webhooks (DESIGN §5). Unknown extra fields are ignored, so a provider
+can add fields without breaking delivery; unknown event types are accepted and recorded."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic.alias_generators import to_camel
+
+from api.schemas import PaymentRef, TxHash
+from domain.events import (
+    ESCROW_TYPES,
+    SHIPPING_STATUSES,
+    EventSource,
+    ExternalEvent,
+)
+
+EventId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")]
+OrderRef = Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{36}$")]
+Kind = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]{1,40}$")]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class WebhookModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class ShippingEventIn(WebhookModel):
+    event_id: EventId
+    order_id: OrderRef
+    status: Kind
+    occurred_at: AwareDatetime
+    tracking_number: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{4,40}$")] | None = (
+        None
+    )
+    carrier: Short | None = None
+    location: Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] | None = None
+    estimated_delivery: date | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.status in SHIPPING_STATUSES
+
+    def to_event(self) -> ExternalEvent:
+        return ExternalEvent(
+            source=EventSource.SHIPPING, event_id=self.event_id, kind=self.status,
+            occurred_at=self.occurred_at, tracking_number=self.tracking_number,
+            carrier=self.carrier, location=self.location,
+            estimated_delivery=self.estimated_delivery,
+        )
+
+
+class EscrowEventIn(WebhookModel):
+    event_id: EventId
+    type: Kind
+    occurred_at: AwareDatetime
+    order_id: OrderRef | None = None
+    escrow_id: PaymentRef | None = None
+    transaction_hash: TxHash | None = None
+    dispute_id: Short | None = None
+    outcome: Literal["release", "refund", "cancel"] | None = None
+
+    @model_validator(mode="after")
+    def _names_its_order(self) -> EscrowEventIn:
+        if self.order_id is None and self.escrow_id is None:
+            raise ValueError("an escrow event needs orderId or escrowId")
+        if self.type == "DisputeResolved" and self.outcome is None:
+            raise ValueError("DisputeResolved needs an outcome: release, refund or cancel")
+        return self
+
+    @property
+    def known(self) -> bool:
+        return self.type in ESCROW_TYPES
+
+    def to_event(self) -> ExternalEvent:
+        return ExternalEvent(
+            source=EventSource.ESCROW, event_id=self.event_id, kind=self.type,
+            occurred_at=self.occurred_at, transaction_hash=self.transaction_hash,
+            dispute_id=self.dispute_id, outcome=self.outcome,
+        )
