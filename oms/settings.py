@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     dispute_unresolved_after: timedelta = timedelta(hours=72)
     standard_delivery: timedelta = timedelta(days=7)
     express_delivery: timedelta = timedelta(days=3)
+    max_history_events: int = Field(10_000, ge=100, le=40_000)
 
     # The ledger gateway fails this many attempts of each operation before succeeding, so
     # retries and compensation can be shown on demand. 0 in normal use.
@@ -87,6 +88,7 @@ class Settings(BaseSettings):
             dispute_unresolved_after=self.dispute_unresolved_after,
             standard_delivery=self.standard_delivery,
             express_delivery=self.express_delivery,
+            max_history_events=self.max_history_events,
         )
 
 

@@ -231,6 +231,7 @@ class OrderWorkflow:
         if event.dedupe_key in self._applied:
             return
         self._applied.add(event.dedupe_key)
+        self._version += 1  # wakes the main loop, which also watches the history's length
         assert self._order is not None
         decision = decide(self._order.status, event)
         meta = {k: str(v) for k, v in (
