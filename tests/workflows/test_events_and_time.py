@@ -87,8 +87,11 @@ async def test_a_flood_of_events_continues_as_new_keeping_state_and_dedupe(clien
                 t.order_tracking_events.c.order_id == created.order_id))).scalar_one()
 
     assert await _until(lambda: _at_least(timeline_rows, 5 + 40)) is True
-    described = await handle.describe()
-    assert described.run_id != first_run  # continued as new at least once
+
+    async def continued_as_new():
+        return (await handle.describe()).run_id != first_run
+
+    assert await _until(continued_as_new) is True
     snapshot = await handle.query(OrderWorkflow.snapshot)
     assert (snapshot.status, snapshot.order_number) == (S.SHIPPED, created.order_number)
     # An event from before the hand-over is still recognised as applied: resending it makes
