@@ -45,7 +45,7 @@ async def ingest(db: Database, client: Client, body: ShippingEventIn | EscrowEve
     outcome = await _deliver(client, row.workflow_id, EVENT_PAYLOAD.validate_python(row.payload))
     async with db.writer.begin() as conn:
         await inbox_repo.mark(conn, row.id, outcome, only_from="received",
-                              at=now if outcome == "delivered" else None)
+                              at=now if outcome == "accepted" else None)
     return outcome if inserted else "duplicate"
 
 
@@ -65,7 +65,7 @@ async def _deliver(client: Client, workflow_id: str, event: ExternalEvent) -> st
     handle = client.get_workflow_handle(workflow_id)
     try:
         await handle.signal(OrderWorkflow.external_event, event)
-        return "delivered"
+        return "accepted"
     except RPCError as err:
         if err.status is not RPCStatusCode.NOT_FOUND:
             raise
