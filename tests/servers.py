@@ -13,6 +13,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,9 @@ def temporal_dev_server() -> Iterator[str]:
         proc = processes.spawn(processes.temporal_dev_server_args(port))
         try:
             processes.wait_for_port(port, proc, timeout=60)
+            time.sleep(0.2)
+            if proc.poll() is not None:  # someone else answered on the port; ours lost the bind
+                raise RuntimeError("the dev server exited after start")
             break
         except RuntimeError:
             processes.stop(proc)
