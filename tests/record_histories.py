@@ -1,14 +1,18 @@
 """Record workflow histories for the replay test: `python -m tests.record_histories`.
 
 Runs representative orders on a throwaway dev server and SQLite database and writes each
-history to tests/histories/. Re-record only for a deliberate, compatible change; histories of
-earlier versions stay, so running orders keep replaying.
+history to tests/histories/. `v1_*` were recorded before the events-and-time patch and must
+never be re-recorded: they stand for orders still running old code. New behaviour gets new
+`vN_*` histories.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from api import order_commands
@@ -16,6 +20,7 @@ from api.errors import ApiError
 from db.engine import create_database
 from db.migrate import upgrade
 from domain.commands import StatusChangeRequest
+from domain.events import EventSource, ExternalEvent
 from domain.order import ActorKind, OrderStatus, PaymentMethod, flow_for
 from oms.settings import Settings
 from oms.temporal import connect
@@ -30,36 +35,104 @@ ACTORS = {OrderStatus.IN_TRANSIT: ActorKind.SYSTEM, OrderStatus.DELIVERED: Actor
           OrderStatus.COMPLETED: ActorKind.BUYER}
 
 
-async def _record(address: str, db_url: str) -> None:
-    settings = Settings(database_url=db_url, temporal_address=address, _env_file=None)
+async def _record(address: str, db_url: str, only: str) -> None:
+    settings = Settings(database_url=db_url, temporal_address=address, _env_file=None,
+                        stuck_alert_after=timedelta(seconds=1))
     client = await connect(address)
     db = create_database(db_url)
     listing = await seed_listing(db, seller_id="seller-rec", inventory=100,
                                  listing_id="listing-rec")
     async with build_worker(client, db, settings, settings.task_queue):
-        for method in PaymentMethod:
-            request = order_request(buyer_id="buyer-rec", seller_id="seller-rec",
-                                    listing_id=listing, method=method)
-            await order_commands.create_order(client, settings, request)
-            wf_id = workflow_id_for(method, request.payment.reference)
-            handle = client.get_workflow_handle_for(OrderWorkflow.run, wf_id)
-            for status in flow_for(method)[1:]:
-                await handle.execute_update(OrderWorkflow.change_status, StatusChangeRequest(
-                    status=status, actor_kind=ACTORS.get(status, ActorKind.SELLER),
-                    actor_id="rec", tracking_number="1Z999AA1234567890"))
-            await handle.result()
-            _write(f"v1_{method.value}_happy_path", await handle.fetch_history())
-        request = order_request(buyer_id="buyer-rec", seller_id="seller-rec",
-                                listing_id=listing, method=PaymentMethod.FIAT, total="1")
-        try:
-            await order_commands.create_order(client, settings, request)
-        except ApiError:
-            pass
-        handle = client.get_workflow_handle_for(
-            OrderWorkflow.run, workflow_id_for(PaymentMethod.FIAT, request.payment.reference))
-        await handle.result()
-        _write("v1_rejected_and_refunded", await handle.fetch_history())
+        for name, scenario in SCENARIOS.items():
+            if name.startswith(only):
+                handle = await scenario(client, settings, listing)
+                _write(name, await handle.fetch_history())
     await db.dispose()
+
+
+async def _start(client, settings, listing, method, **kw):
+    request = order_request(buyer_id="buyer-rec", seller_id="seller-rec", listing_id=listing,
+                            method=method, **kw)
+    try:
+        await order_commands.create_order(client, settings, request)
+    except ApiError:
+        pass  # a refused order is a history worth keeping too
+    return client.get_workflow_handle_for(
+        OrderWorkflow.run, workflow_id_for(method, request.payment.reference))
+
+
+async def _walk(handle, statuses, **kw):
+    for status in statuses:
+        await handle.execute_update(OrderWorkflow.change_status, StatusChangeRequest(
+            status=status, actor_kind=ACTORS.get(status, ActorKind.SELLER), actor_id="rec",
+            tracking_number="1Z999AA1234567890", **kw))
+
+
+def _happy(method):
+    async def scenario(client, settings, listing):
+        handle = await _start(client, settings, listing, method)
+        await _walk(handle, flow_for(method)[1:])
+        await handle.result()
+        return handle
+    return scenario
+
+
+async def _rejected(client, settings, listing):
+    handle = await _start(client, settings, listing, PaymentMethod.FIAT, total="1")
+    await handle.result()
+    return handle
+
+
+async def _cancelled_by_buyer(client, settings, listing):
+    handle = await _start(client, settings, listing, PaymentMethod.FIAT)
+    await handle.execute_update(OrderWorkflow.change_status, StatusChangeRequest(
+        status=OrderStatus.CANCELLED, actor_kind=ActorKind.BUYER, actor_id="rec",
+        reason="buyer_request"))
+    await handle.result()
+    return handle
+
+
+async def _carrier_and_escrow_events(client, settings, listing):
+    handle = await _start(client, settings, listing, PaymentMethod.ESCROW)
+    await _walk(handle, (OrderStatus.ORDER_CONFIRMED, OrderStatus.PROCESSING,
+                         OrderStatus.READY_TO_SHIP))
+    now = datetime.now(UTC)
+    for i, (source, kind) in enumerate([
+        (EventSource.SHIPPING, "picked_up"), (EventSource.SHIPPING, "picked_up"),
+        (EventSource.SHIPPING, "exception"), (EventSource.SHIPPING, "delivered"),
+        (EventSource.SHIPPING, "in_transit"), (EventSource.ESCROW, "EscrowReleased"),
+    ]):
+        await handle.signal(OrderWorkflow.external_event, ExternalEvent(
+            source=source, event_id=f"rec-{i}", kind=kind, occurred_at=now,
+            tracking_number="1Z999AA1234567890", carrier="UPS"))
+    await handle.result()
+    return handle
+
+
+async def _stuck_then_disputed_and_refunded(client, settings, listing):
+    handle = await _start(client, settings, listing, PaymentMethod.CRYPTO)
+    await _walk(handle, (OrderStatus.ORDER_CONFIRMED,))
+    await asyncio.sleep(2.5)  # the stuck-order alert (after 1 s here) fires once
+    await _walk(handle, (OrderStatus.PROCESSING, OrderStatus.READY_TO_SHIP, OrderStatus.SHIPPED,
+                         OrderStatus.DELIVERED))
+    await handle.execute_update(OrderWorkflow.change_status, StatusChangeRequest(
+        status=OrderStatus.DISPUTED, actor_kind=ActorKind.BUYER, actor_id="rec",
+        reason="dispute_opened", evidence=["photo"]))
+    await handle.execute_update(OrderWorkflow.change_status, StatusChangeRequest(
+        status=OrderStatus.REFUNDED, actor_kind=ActorKind.OPERATOR, actor_id="ops",
+        reason="dispute_refund", refund_amount=Decimal("50")))
+    await handle.result()
+    return handle
+
+
+SCENARIOS = {
+    **{f"v1_{m.value}_happy_path": _happy(m) for m in PaymentMethod},
+    "v1_rejected_and_refunded": _rejected,
+    **{f"v2_{m.value}_happy_path": _happy(m) for m in PaymentMethod},
+    "v2_cancelled_by_buyer": _cancelled_by_buyer,
+    "v2_carrier_and_escrow_events": _carrier_and_escrow_events,
+    "v2_stuck_then_disputed_and_refunded": _stuck_then_disputed_and_refunded,
+}
 
 
 def _write(name: str, history) -> None:
@@ -69,10 +142,13 @@ def _write(name: str, history) -> None:
 
 
 def main() -> None:
+    # Only the histories whose names start with the argument ("v2" by default): histories of
+    # earlier code stay as they were recorded.
+    only = sys.argv[1] if len(sys.argv) > 1 else "v2"
     with tempfile.TemporaryDirectory() as tmp, servers.temporal_dev_server() as address:
         db_url = f"sqlite+aiosqlite:///{tmp}/oms.db"
         upgrade(db_url)
-        asyncio.run(_record(address, db_url))
+        asyncio.run(_record(address, db_url, only))
 
 
 if __name__ == "__main__":
