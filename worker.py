@@ -23,7 +23,8 @@ log = logging.getLogger("oms.worker")
 def build_worker(client: Client, db: Database, settings: Settings, task_queue: str) -> Worker:
     projection = ProjectionActivities(db)
     payments = PaymentActivities(
-        LedgerPaymentGateway(db, fail_first_attempts=settings.gateway_fail_first_attempts)
+        LedgerPaymentGateway(db, fail_first_attempts=settings.gateway_fail_first_attempts,
+                             latency=settings.gateway_latency)
     )
     return Worker(
         client,

@@ -8,7 +8,8 @@ each operation is recorded once in the `payment_operations` ledger.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import select
@@ -34,9 +35,11 @@ class GatewayUnavailable(RuntimeError):
 
 
 class LedgerPaymentGateway:
-    def __init__(self, db: Database, *, fail_first_attempts: int = 0) -> None:
+    def __init__(self, db: Database, *, fail_first_attempts: int = 0,
+                 latency: timedelta = timedelta(0)) -> None:
         self._db = db
         self._fail_first = fail_first_attempts
+        self._latency = latency.total_seconds()
 
     async def refund(self, cmd: PaymentCommand, attempt: int) -> PaymentOperationResult:
         return await self._operate("refund", cmd, attempt)
@@ -46,6 +49,8 @@ class LedgerPaymentGateway:
 
     async def _operate(self, kind: str, cmd: PaymentCommand, attempt: int
                        ) -> PaymentOperationResult:
+        if self._latency:
+            await asyncio.sleep(self._latency)
         if attempt <= self._fail_first:
             raise GatewayUnavailable(f"{kind} service unavailable (attempt {attempt})")
         now = datetime.now(UTC)

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     # The ledger gateway fails this many attempts of each operation before succeeding, so
     # retries and compensation can be shown on demand. 0 in normal use.
     gateway_fail_first_attempts: int = Field(0, ge=0, le=100)
+    # ... and takes this long per operation, as a remote payment service would.
+    gateway_latency: timedelta = Field(timedelta(0), le=timedelta(seconds=30))
 
     @field_validator("database_url")
     @classmethod
