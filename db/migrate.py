@@ -29,3 +29,13 @@ def _ensure_sqlite_folder(url: str) -> None:
     prefix = "sqlite+aiosqlite:///"
     if url.startswith(prefix) and ":memory:" not in url:
         Path(url[len(prefix):]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Schema comparison filter for the search structures of migration 0003, which Alembic
+    cannot compare: SQLite's FTS5 tables and PostgreSQL's expression index."""
+    if name is None:
+        return True
+    if type_ == "table":
+        return not name.startswith("orders_fts")
+    return not (type_ == "index" and name == "ix_orders_search")

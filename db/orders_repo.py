@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from db import search_index, status_counts
 from db import tables as t
 from db.events_repo import claim_early_events
 from db.ids import row_id
@@ -53,6 +54,9 @@ async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand) -> Create
     total = quantize(req.total_amount, req.currency)
     pay = req.payment
     now = cmd.created_at
+    names = await _names(conn, req.buyer_id, req.seller_id)
+    document = search_index.compose(number, listing.title, names.get(req.buyer_id, (None,))[0],
+                                     *names.get(req.seller_id, (None, None)))
     await conn.execute(
         t.orders.insert().values(
             id=cmd.order_id,
@@ -83,8 +87,12 @@ async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand) -> Create
             special_instructions=req.special_instructions,
             created_at=now,
             updated_at=now,
+            total_units=total_units(total),
+            search_text=document,
         )
     )
+    await search_index.index_order(conn, cmd.order_id, document)
+    await status_counts.bump(conn, req.seller_id, cmd.initial_status.value, +1)
     await conn.execute(
         t.order_items.insert().values(
             id=row_id(cmd.order_id, "item", 0),
@@ -174,6 +182,17 @@ async def _take_inventory(conn: AsyncConnection, cmd: CreateOrderCommand):
     return listing
 
 
+def total_units(amount: Decimal) -> int:
+    """The total as an exact integer of 1e-8 units: a sort key that is right on SQLite too."""
+    return int(amount * 100_000_000)
+
+
+async def _names(conn: AsyncConnection, *user_ids: str) -> dict[str, tuple[str, str | None]]:
+    rows = await conn.execute(select(t.users.c.id, t.users.c.name, t.users.c.store_name)
+                              .where(t.users.c.id.in_(user_ids)))
+    return {r.id: (r.name, r.store_name) for r in rows}
+
+
 async def _next_order_number(conn: AsyncConnection, year: int) -> str:
     # One counter row per year, bumped inside the order's own transaction: numbers are unique
     # and a rolled-back creation gives its number back.
@@ -211,11 +230,24 @@ async def record_status_change(conn: AsyncConnection, rec: StatusChangeRecord) -
         values["cancelled_at"] = rec.occurred_at
     if rec.new_status is OrderStatus.REFUNDED:
         values["payment_status"] = "refunded"
-    await conn.execute(
+    if rec.new_status is OrderStatus.SHIPPED:
+        values["shipped_at"] = rec.occurred_at
+    if rec.new_status is OrderStatus.CANCELLED and rec.previous_status is not None:
+        values["cancelled_from"] = rec.previous_status.value
+    if rec.tracking_number:
+        values["search_text"] = t.orders.c.search_text + " " + rec.tracking_number
+    moved = (await conn.execute(
         update(t.orders)
         .where(t.orders.c.id == rec.order_id, t.orders.c.last_sequence < rec.sequence)
         .values(**values)
-    )
+        .returning(t.orders.c.seller_id, t.orders.c.search_text)
+    )).first()
+    if moved is not None:  # this write took effect: a retry or a late write does not get here
+        if rec.previous_status is not None:
+            await status_counts.bump(conn, moved.seller_id, rec.previous_status.value, -1)
+        await status_counts.bump(conn, moved.seller_id, rec.new_status.value, +1)
+        if rec.tracking_number:
+            await search_index.index_order(conn, rec.order_id, moved.search_text)
     source = {"buyer": "buyer", "seller": "seller", "operator": "operator"}.get(
         rec.actor_kind.value, "system"
     )

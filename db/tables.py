@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -19,6 +20,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    literal_column,
     text,
 )
 
@@ -34,6 +37,8 @@ metadata = MetaData(
 )
 
 ID = 64  # length of marketplace ids (users, listings)
+FINAL = ("completed", "cancelled", "refunded", "failed")
+ACTIVE_PREDICATE = "status NOT IN ('completed', 'cancelled', 'refunded', 'failed')"
 
 users = Table(
     "users",
@@ -108,10 +113,42 @@ orders = Table(
     Column("cancelled_at", UtcDateTime),
     # Set once the stock of a cancelled order went back to its listing (at most once).
     Column("inventory_restored_at", UtcDateTime),
-    Index("ix_orders_buyer_status", "buyer_id", "status"),
-    Index("ix_orders_seller_status", "seller_id", "status"),
+    # For dashboards: an exact integer sort key for the total (units of 1e-8), when the parcel
+    # left, the status an order was cancelled from, and the text search looks in.
+    Column("total_units", BigInteger, nullable=False, server_default=text("0")),
+    Column("shipped_at", UtcDateTime),
+    Column("cancelled_from", String(30)),
+    Column("search_text", Text, nullable=False, server_default=text("''")),
+    # Lists are keyset-paginated on (sort key, id): each scope and sort has its index.
+    Index("ix_orders_buyer_created", "buyer_id", "created_at", "id"),
+    Index("ix_orders_seller_created", "seller_id", "created_at", "id"),
+    Index("ix_orders_buyer_status_created", "buyer_id", "status", "created_at", "id"),
+    Index("ix_orders_seller_status_created", "seller_id", "status", "created_at", "id"),
+    Index("ix_orders_buyer_total", "buyer_id", "total_units", "id"),
+    Index("ix_orders_seller_total", "seller_id", "total_units", "id"),
+    Index("ix_orders_created", "created_at", "id"),
+    Index("ix_orders_status_created", "status", "created_at", "id"),
+    Index("ix_orders_total", "total_units", "id"),
     Index("ix_orders_payment_method_status", "payment_method", "status"),
-    Index("ix_orders_created_at", "created_at"),
+    # A seller's work queue: only orders still in progress, a small part of all orders.
+    Index("ix_orders_seller_active", "seller_id", "created_at", "id",
+          sqlite_where=text(ACTIVE_PREDICATE), postgresql_where=text(ACTIVE_PREDICATE)),
+)
+
+# Full-text search over orders.search_text. PostgreSQL: a GIN index on its tsvector (queries
+# must use the same expression, SEARCH_VECTOR). SQLite: the FTS5 table `orders_fts` kept by the
+# projection (created in migration 0003; not described here because it is SQLite-only).
+SEARCH_VECTOR = func.to_tsvector(literal_column("'simple'"), orders.c.search_text)
+Index("ix_orders_search", SEARCH_VECTOR, postgresql_using="gin").ddl_if(dialect="postgresql")
+
+# Order counts per status, per seller and platform-wide (seller_id ''), kept by the projection
+# as orders are created and change status, so dashboards that poll them never count rows.
+order_status_counts = Table(
+    "order_status_counts",
+    metadata,
+    Column("seller_id", String(ID), primary_key=True),
+    Column("status", String(30), primary_key=True),
+    Column("count", BigInteger, nullable=False),
 )
 
 order_items = Table(

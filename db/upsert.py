@@ -10,7 +10,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
-def _insert(conn: AsyncConnection, table: Table):
+def dialect_insert(conn: AsyncConnection, table: Table):
+    """INSERT for the connection's dialect, with ON CONFLICT support."""
     return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
 
@@ -22,7 +23,7 @@ async def insert_ignore(
     Returns how many rows were inserted."""
     if not rows:
         return 0
-    result = await conn.execute(_insert(conn, table).values(rows).on_conflict_do_nothing())
+    result = await conn.execute(dialect_insert(conn, table).values(rows).on_conflict_do_nothing())
     return result.rowcount
 
 
@@ -31,6 +32,6 @@ async def upsert(
     keep: Sequence[str] = (),
 ) -> None:
     """Insert `row`, or update every column but `key` and `keep` where the key exists."""
-    stmt = _insert(conn, table).values(row)
+    stmt = dialect_insert(conn, table).values(row)
     updates = {c: stmt.excluded[c] for c in row if c not in key and c not in keep}
     await conn.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=updates))

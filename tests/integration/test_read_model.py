@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from db import orders_repo, reference_repo
 from db import tables as t
 from db.engine import Database
+from db.migrate import include_name
 from domain.commands import CreateOrderCommand, StatusChangeRecord
 from domain.errors import DomainError, ErrorCode
 from domain.order import ActorKind, OrderStatus, PaymentMethod
@@ -56,8 +57,8 @@ async def _new(db: Database, **kw):
 async def test_migrations_build_exactly_the_tables_the_code_uses(database_url):
     engine = create_async_engine(database_url)
     async with engine.connect() as conn:
-        diff = await conn.run_sync(
-            lambda sync: compare_metadata(MigrationContext.configure(sync), t.metadata))
+        diff = await conn.run_sync(lambda sync: compare_metadata(
+            MigrationContext.configure(sync, opts={"include_name": include_name}), t.metadata))
     await engine.dispose()
     assert diff == []
 

@@ -1,0 +1,24 @@
+"""Keeping an order findable: the text search looks in, and SQLite's FTS5 copy of it.
+
+PostgreSQL indexes `orders.search_text` itself (a GIN expression index); SQLite searches the
+FTS5 table `orders_fts`, which the projection keeps in step here.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+def compose(*parts: str | None) -> str:
+    """Order number, product, buyer, seller, store and tracking number, as one document."""
+    return " ".join(p.strip() for p in parts if p and p.strip())[:4000]
+
+
+async def index_order(conn: AsyncConnection, order_id: str, document: str) -> None:
+    if conn.dialect.name != "sqlite":
+        return
+    # Delete then insert: idempotent under retry, and correct after a change.
+    await conn.execute(text("DELETE FROM orders_fts WHERE order_id = :id"), {"id": order_id})
+    await conn.execute(text("INSERT INTO orders_fts (order_id, body) VALUES (:id, :body)"),
+                       {"id": order_id, "body": document})
