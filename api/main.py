@@ -9,7 +9,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import alerts, health, notifications, order_actions, orders, reference, webhooks
+from api.routes import (
+    alerts,
+    health,
+    notifications,
+    order_actions,
+    order_lists,
+    orders,
+    reference,
+    webhooks,
+)
 from api.strict_json import BodyLimitMiddleware
 from db.engine import create_database
 from oms.settings import Settings, get_settings
@@ -41,8 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    for router in (orders.router, order_actions.router, webhooks.router, alerts.router,
-                   reference.router, notifications.router, health.router):
+    # Lists first: /api/orders/search must not be taken for an order id.
+    for router in (order_lists.router, orders.router, order_actions.router, webhooks.router,
+                   alerts.router, reference.router, notifications.router, health.router):
         app.include_router(router)
     return app
 

@@ -184,3 +184,29 @@ def alert(row: Row) -> dict[str, Any]:
         "message": row.message,
         "raisedAt": iso(row.raised_at),
     }
+
+
+def list_item(row: Row, view: str, caller: str | None = None) -> dict[str, Any]:
+    """One line of a list: the buyer sees the seller, the seller sees the buyer, operators and
+    search results (where the caller may be either) see both."""
+    item: dict[str, Any] = {
+        "id": row.id,
+        "orderNumber": row.order_number,
+        "status": row.status,
+        "totalAmount": money(row.total_amount, row.currency),
+        "currency": row.currency,
+        "paymentMethod": row.payment_method,
+        "createdAt": iso(row.created_at),
+        "estimatedDelivery": iso(row.estimated_delivery),
+        "trackingNumber": row.tracking_number,
+    }
+    seller = {"id": row.seller_id, "name": row.seller_name, "storeName": row.seller_store_name}
+    buyer = {"id": row.buyer_id, "name": row.buyer_name}
+    if view == "buyer" or (view == "party" and caller == row.buyer_id):
+        item["seller"] = seller
+    elif view == "seller" or view == "party":
+        item["buyer"] = buyer
+    else:
+        item["buyer"], item["seller"] = buyer, seller
+        item["buyerId"], item["sellerId"] = row.buyer_id, row.seller_id
+    return item

@@ -235,7 +235,8 @@ async def record_status_change(conn: AsyncConnection, rec: StatusChangeRecord) -
     if rec.new_status is OrderStatus.CANCELLED and rec.previous_status is not None:
         values["cancelled_from"] = rec.previous_status.value
     if rec.tracking_number:
-        values["search_text"] = t.orders.c.search_text + " " + rec.tracking_number
+        values["search_text"] = (t.orders.c.search_text + " "
+                                 + search_index.compose(rec.tracking_number))
     moved = (await conn.execute(
         update(t.orders)
         .where(t.orders.c.id == rec.order_id, t.orders.c.last_sequence < rec.sequence)

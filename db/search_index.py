@@ -6,13 +6,20 @@ FTS5 table `orders_fts`, which the projection keeps in step here.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 def compose(*parts: str | None) -> str:
-    """Order number, product, buyer, seller, store and tracking number, as one document."""
-    return " ".join(p.strip() for p in parts if p and p.strip())[:4000]
+    """Order number, product, buyer, seller, store and tracking number, as one document.
+
+    Punctuation becomes spaces, so both engines see the same words: PostgreSQL's parser would
+    otherwise read "ORD-2026-000004" as "ord" and the negative numbers "-2026", "-000004".
+    """
+    joined = " ".join(p for p in parts if p)
+    return re.sub(r"[\W_]+", " ", joined).strip()[:4000]
 
 
 async def index_order(conn: AsyncConnection, order_id: str, document: str) -> None:

@@ -5,6 +5,7 @@ Revision ID: 0003
 Revises: 0002
 """
 
+import re
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -72,8 +73,9 @@ def _backfill(bind) -> None:
         "LEFT JOIN users b ON b.id = o.buyer_id LEFT JOIN users s ON s.id = o.seller_id"
     )).all()
     for row in rows:
-        text = " ".join(str(p) for p in (row.order_number, row.product_name, row.buyer,
-                                         row.seller, row.store, row.tracking_number) if p)
+        joined = " ".join(str(p) for p in (row.order_number, row.product_name, row.buyer,
+                                           row.seller, row.store, row.tracking_number) if p)
+        text = re.sub(r"[\W_]+", " ", joined).strip()  # as db.search_index.compose
         units = int(Decimal(str(row.total_amount)) * 100_000_000)
         bind.execute(sa.text("UPDATE orders SET total_units = :u, search_text = :t "
                              "WHERE id = :id"), {"u": units, "t": text, "id": row.id})

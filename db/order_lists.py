@@ -1,0 +1,127 @@
+"""Order lists and search for dashboards: filters, sorts, and keyset or offset pages.
+
+Keyset pages compare (sort key, id) tuples, which the (owner, sort key, id) indexes answer
+directly, so page 10,000 costs what page 1 costs and new orders never shift a page.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from db import tables as t
+
+o = t.orders
+buyer = aliased(t.users, name="buyer")
+seller = aliased(t.users, name="seller")
+
+SORT_KEYS: dict[str, tuple[ColumnElement, ...]] = {
+    "createdAt": (o.c.created_at, o.c.id),
+    "status": (o.c.status, o.c.created_at, o.c.id),
+    "totalAmount": (o.c.total_units, o.c.id),
+}
+LIST_COLUMNS = (
+    o.c.id, o.c.order_number, o.c.status, o.c.total_amount, o.c.total_units, o.c.currency,
+    o.c.payment_method, o.c.created_at, o.c.estimated_delivery, o.c.buyer_id, o.c.seller_id,
+    o.c.tracking_number, buyer.c.name.label("buyer_name"), seller.c.name.label("seller_name"),
+    seller.c.store_name.label("seller_store_name"),
+)
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    buyer_id: str | None = None
+    seller_id: str | None = None
+    party_id: str | None = None  # buyer or seller: what a user may search
+    statuses: tuple[str, ...] = ()
+    payment_method: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+    def clauses(self) -> list[ColumnElement]:
+        where: list[ColumnElement] = []
+        if self.buyer_id is not None:
+            where.append(o.c.buyer_id == self.buyer_id)
+        if self.seller_id is not None:
+            where.append(o.c.seller_id == self.seller_id)
+        if self.party_id is not None:
+            where.append(or_(o.c.buyer_id == self.party_id, o.c.seller_id == self.party_id))
+        if self.statuses:
+            where.append(o.c.status.in_(self.statuses))
+        if self.payment_method is not None:
+            where.append(o.c.payment_method == self.payment_method)
+        if self.created_from is not None:
+            where.append(o.c.created_at >= self.created_from)
+        if self.created_to is not None:
+            where.append(o.c.created_at < self.created_to)
+        return where
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Any]
+    next_key: tuple | None  # the sort key of the last row when more rows follow
+
+
+def _base(f: OrderFilter) -> Select:
+    return (select(*LIST_COLUMNS)
+            .outerjoin(buyer, buyer.c.id == o.c.buyer_id)
+            .outerjoin(seller, seller.c.id == o.c.seller_id)
+            .where(and_(True, *f.clauses())))
+
+
+async def list_orders(conn: AsyncConnection, f: OrderFilter, *, sort: str, descending: bool,
+                      limit: int, offset: int = 0, after: tuple | None = None) -> Page:
+    keys = SORT_KEYS[sort]
+    query = _base(f)
+    if after is not None:
+        position = tuple_(*keys)
+        query = query.where(position < tuple_(*after) if descending else position > tuple_(*after))
+    order = [k.desc() for k in keys] if descending else [k.asc() for k in keys]
+    rows = list((await conn.execute(query.order_by(*order).limit(limit + 1).offset(offset))).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_key = tuple(getattr(rows[-1], _name(k)) for k in keys) if more and rows else None
+    return Page(rows=rows, next_key=next_key)
+
+
+def _name(column: ColumnElement) -> str:
+    return column.key
+
+
+async def count_orders(conn: AsyncConnection, f: OrderFilter) -> int:
+    query = select(func.count()).select_from(o).where(and_(True, *f.clauses()))
+    return (await conn.execute(query)).scalar_one()
+
+
+def search_terms(q: str) -> list[str]:
+    """Letters and digits only: user input never reaches a query language unescaped."""
+    return [w.lower() for w in re.findall(r"[^\W_]+", q, flags=re.UNICODE)][:8]
+
+
+async def search_orders(conn: AsyncConnection, f: OrderFilter, q: str, *, limit: int
+                        ) -> list[Any]:
+    """Orders whose order number, product, buyer, seller, store or tracking number match every
+    word of `q` (as prefixes), newest first."""
+    terms = search_terms(q)
+    if not terms:
+        return []
+    query = _base(f)
+    if conn.dialect.name == "postgresql":
+        tsquery = func.to_tsquery(text("'simple'"), " & ".join(f"{w}:*" for w in terms))
+        query = query.where(t.SEARCH_VECTOR.op("@@")(tsquery))
+    else:
+        match = " ".join(f'"{w}"*' for w in terms)
+        query = query.where(o.c.id.in_(
+            select(text("order_id")).select_from(text("orders_fts"))
+            .where(text("orders_fts MATCH :match"))
+        )).params(match=match)
+    query = query.order_by(o.c.created_at.desc(), o.c.id.desc()).limit(limit)
+    return list((await conn.execute(query)).all())
