@@ -26,7 +26,7 @@ JWT_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 def pytest_collection_modifyitems(config, items):
     # Postgres tests are marked by the fixture they use, so CI can require them.
     for item in items:
-        if "postgres_url" in getattr(item, "fixturenames", ()):
+        if {"postgres_url", "postgres_base_url"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.postgres)
 
 
