@@ -29,7 +29,8 @@ async def insert_orders(conn: AsyncConnection, *, first: int, count: int, seller
         "SELECT 'bulk-seller-' || s, 'Seller ' || s, 's' || s || '@example.com', "
         "'Store ' || s, now(), now() FROM generate_series(0, CAST(:sellers AS int) - 1) s "
         "UNION ALL SELECT 'bulk-buyer-' || b, 'Buyer ' || b, 'b' || b || '@example.com', "
-        "NULL, now(), now() FROM generate_series(0, CAST(:buyers AS int) - 1) b ON CONFLICT DO NOTHING"),
+        "NULL, now(), now() FROM generate_series(0, CAST(:buyers AS int) - 1) b "
+        "ON CONFLICT DO NOTHING"),
         params)
     await conn.execute(text("""
         INSERT INTO orders (id, workflow_id, order_number, buyer_id, seller_id, listing_id,

@@ -1,6 +1,6 @@
 """On PostgreSQL with enough rows for the planner to choose, the dashboard queries use their
-indexes: no sequential scan over orders."""
-# (Marked postgres through the postgres_base_url fixture; CI requires these to run.)
+indexes: no sequential scan over orders. (Marked `postgres` through the postgres_base_url
+fixture, so CI requires them to run.)"""
 
 from __future__ import annotations
 
@@ -13,16 +13,21 @@ from sqlalchemy.dialects import postgresql
 
 from db.engine import create_database
 from db.migrate import upgrade
-from tests import servers
 from db.order_lists import OrderFilter, list_query, search_query
+from tests import servers
 from tests.bulk import insert_orders
 
 
 @pytest.fixture(scope="module")
-async def big(postgres_base_url):
+def big_url(postgres_base_url) -> str:
     url = servers.create_database(postgres_base_url, f"oms_plans_{uuid.uuid4().hex[:8]}")
-    upgrade(url)
-    db = create_database(url)
+    upgrade(url)  # synchronous: Alembic runs its own event loop
+    return url
+
+
+@pytest.fixture(scope="module")
+async def big(big_url):
+    db = create_database(big_url)
     async with db.writer.begin() as conn:
         await insert_orders(conn, first=1, count=30_000, sellers=50, buyers=3_000)
     async with db.writer.begin() as conn:
