@@ -210,3 +210,31 @@ def list_item(row: Row, view: str, caller: str | None = None) -> dict[str, Any]:
         item["buyer"], item["seller"] = buyer, seller
         item["buyerId"], item["sellerId"] = row.buyer_id, row.seller_id
     return item
+
+
+def stats(result, start: datetime, end: datetime, *, seller_id: str | None) -> dict[str, Any]:
+    days = max((end - start).total_seconds() / 86400, 1e-9)
+    created = result.created
+
+    def rate(part: int, whole: int) -> float | None:
+        return None if whole == 0 else round(part / whole, 4)
+
+    return {
+        "scope": {"sellerId": seller_id} if seller_id else {"platform": True},
+        "from": iso(start),
+        "to": iso(end),
+        "countsByStatus": result.counts_by_status,
+        "ordersCreated": created,
+        "creationRatePerDay": round(created / days, 3),
+        "completionRate": rate(result.completed, created),
+        "cancellationRate": rate(sum(result.cancelled_from.values()), created),
+        "cancellationsByStatus": result.cancelled_from,
+        "averageOrderValue": {cur: money(value, cur) for cur, value in
+                              result.average_value.items()},
+        "timeToFulfilmentSeconds": result.fulfilment_seconds,
+        "paymentMethods": {
+            method: {"orders": m["orders"], "share": rate(m["orders"], created),
+                     "successRate": rate(m["completed"], m["completed"] + m["failed"])}
+            for method, m in result.by_method.items()
+        },
+    }

@@ -6,15 +6,22 @@ see: a buyer's own orders, a seller's own orders, everything for operators.
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
 
 from api import presenters
 from api.deps import CurrentUser, DbDep
 from api.errors import ApiError
 from api.list_params import ListParams, list_params, scoped
 from db import order_lists
+from db.order_stats import order_stats
 from domain.errors import ErrorCode
 
 router = APIRouter(prefix="/api/orders", tags=["order lists"])
@@ -80,3 +87,71 @@ async def _page(db, params: ListParams, *, view: str) -> dict[str, Any]:
                                   "nextCursor": params.next_cursor(page.next_key)}
     return {"orders": [presenters.list_item(r, view) for r in page.rows],
             "pagination": pagination}
+
+
+@router.get("/stats")
+async def stats(
+    user: CurrentUser, db: DbDep,
+    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    sellerId: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")] = None,  # noqa: N803
+) -> dict[str, Any]:
+    """A seller's own statistics, or the platform's (or any seller's) for operators, over
+    orders created in [from, to) (default: the last 30 days)."""
+    if not user.is_staff:
+        if sellerId not in (None, user.user_id):
+            raise ApiError(ErrorCode.FORBIDDEN, "a seller may only read its own statistics")
+        sellerId = user.user_id  # noqa: N806
+    end = end or datetime.now(UTC)
+    start = start or end - timedelta(days=30)
+    if start >= end or end - start > timedelta(days=366):
+        raise ApiError(ErrorCode.VALIDATION_ERROR, "from must be before to, at most a year apart",
+                       errors=[{"field": "from", "message": "invalid range",
+                                "type": "value_error"}])
+    async with db.engine.connect() as conn:
+        result = await order_stats(conn, seller_id=sellerId, start=start, end=end)
+    return {"stats": presenters.stats(result, start, end, seller_id=sellerId)}
+
+
+CSV_COLUMNS = ["orderNumber", "id", "status", "createdAt", "buyerId", "buyerName",
+               "totalAmount", "currency", "paymentMethod", "trackingNumber",
+               "estimatedDelivery"]
+
+
+@router.get("/seller/{seller_id}/export.csv", response_class=StreamingResponse)
+async def export_csv(seller_id: UserId, params: Params, user: CurrentUser,
+                     db: DbDep) -> StreamingResponse:
+    """The seller's orders (same filters as the list) as CSV, streamed newest first."""
+    _require(user.is_staff or user.user_id == seller_id)
+    f = scoped(params, seller_id=seller_id).filter
+
+    async def rows() -> AsyncIterator[str]:
+        yield _csv_line(CSV_COLUMNS)
+        after = None
+        while True:
+            # One short read per batch: no connection is held while the client reads.
+            async with db.engine.connect() as conn:
+                page = await order_lists.list_orders(conn, f, sort="createdAt",
+                                                     descending=True, limit=500, after=after)
+            for r in page.rows:
+                item = presenters.list_item(r, "seller")
+                yield _csv_line([item["orderNumber"], item["id"], item["status"],
+                                 item["createdAt"], r.buyer_id, r.buyer_name,
+                                 item["totalAmount"], item["currency"], item["paymentMethod"],
+                                 item["trackingNumber"], item["estimatedDelivery"]])
+            if page.next_key is None:
+                return
+            after = page.next_key
+
+    filename = f"orders-{seller_id}.csv"
+    return StreamingResponse(rows(), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _csv_line(values: list) -> str:
+    out = io.StringIO()
+    # A cell starting with = + - @ would run as a formula in a spreadsheet: quote it.
+    csv.writer(out).writerow(
+        ["'" + v if isinstance(v, str) and v and v[0] in "=+-@" else ("" if v is None else v)
+         for v in values])
+    return out.getvalue()
