@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
+from api.live import LiveHub
 from api.routes import (
     alerts,
     health,
+    live,
     notifications,
     order_actions,
     order_lists,
@@ -37,9 +39,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Lazy: the API starts (and /health says so) even while Temporal is still coming up.
         app.state.temporal = await connect(settings.temporal_address,
                                            settings.temporal_namespace, lazy=True)
+        app.state.live = LiveHub(app.state.db, settings.database_url,
+                                 poll_interval=settings.live_poll_interval.total_seconds(),
+                                 queue_size=settings.ws_queue_size)
+        await app.state.live.start()
         log.info("api ready: database %s, temporal %s", settings.database_url.split("://")[0],
                  settings.temporal_address)
         yield
+        await app.state.live.stop()
         await app.state.db.dispose()
 
     app = FastAPI(
@@ -52,7 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     # Lists first: /api/orders/search must not be taken for an order id.
     for router in (order_lists.router, orders.router, order_actions.router, webhooks.router,
-                   alerts.router, reference.router, notifications.router, health.router):
+                   alerts.router, reference.router, notifications.router, live.router,
+                   health.router):
         app.include_router(router)
     return app
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db import search_index, status_counts
+from db import live_updates, search_index, status_counts
 from db import tables as t
 from db.events_repo import claim_early_events
 from db.ids import row_id
@@ -299,3 +299,11 @@ async def _record_change(conn: AsyncConnection, rec: StatusChangeRecord, *, sour
             "recorded_at": datetime.now(rec.occurred_at.tzinfo),
         },
     )
+    await live_updates.announce(conn, rec, {
+        "id": row_id(rec.order_id, "event", rec.sequence),
+        "status": rec.new_status.value,
+        "timestamp": rec.occurred_at.isoformat().replace("+00:00", "Z"),
+        "description": rec.description,
+        "source": source,
+        "metadata": meta,
+    })

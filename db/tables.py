@@ -273,3 +273,24 @@ alerts = Table(
     Index("ix_alerts_raised", "raised_at"),
     Index("ix_alerts_seller_raised", "seller_id", "raised_at"),
 )
+
+# Outbox of order updates for live clients, written in the same transaction as the change it
+# announces. `seq` orders every update platform-wide: API processes tail it, and a client that
+# reconnects asks for what came after the last `seq` it saw.
+order_updates = Table(
+    "order_updates",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("event_key", String(80), nullable=False, unique=True),  # order id : sequence
+    Column("order_id", String(36), nullable=False),
+    Column("order_number", String(20), nullable=False),
+    Column("buyer_id", String(ID), nullable=False),
+    Column("seller_id", String(ID), nullable=False),
+    Column("status", String(30), nullable=False),
+    Column("previous_status", String(30)),
+    Column("timeline_entry", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_order_updates_buyer_seq", "buyer_id", "seq"),
+    Index("ix_order_updates_seller_seq", "seller_id", "seq"),
+)

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".oms")
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     log_level: str = "INFO"
+    # Live updates: how often API processes look for new updates when no NOTIFY wakes them
+    # (SQLite), and how many undelivered updates a WebSocket client may fall behind.
+    live_poll_interval: timedelta = Field(timedelta(milliseconds=250),
+                                          ge=timedelta(milliseconds=20), le=timedelta(seconds=10))
+    ws_queue_size: int = Field(256, ge=1, le=10_000)
 
     payment_timeout: timedelta = timedelta(hours=1)
     seller_confirmation_timeout: timedelta = timedelta(hours=72)

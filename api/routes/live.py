@@ -1,0 +1,90 @@
+"""WebSocket /api/ws: live order updates for the buyer and the seller of each order, and for
+operators who ask for every order (?all=true)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from starlette.status import WS_1008_POLICY_VIOLATION, WS_1013_TRY_AGAIN_LATER
+
+from api.auth import AuthError, decode_token
+from api.live import Subscriber, message
+from db import live_updates
+
+router = APIRouter(tags=["live updates"])
+SEND_TIMEOUT = 5.0
+
+
+@router.websocket("/api/ws")
+async def order_updates(
+    websocket: WebSocket,
+    token: str | None = Query(None, description="the JWT (browsers cannot set headers)"),
+    since: int | None = Query(None, ge=0, description="replay updates after this sequence"),
+    all: bool = Query(False, description="operators: every order's updates"),  # noqa: A002
+) -> None:
+    await websocket.accept()
+    app = websocket.app
+    header = websocket.headers.get("authorization", "")
+    raw = token or (header[7:] if header.lower().startswith("bearer ") else None)
+    try:
+        principal = decode_token(app.state.settings.jwt_secret, raw or "")
+    except AuthError as err:
+        await websocket.close(code=WS_1008_POLICY_VIOLATION, reason=err.message)
+        return
+    if all and not principal.is_staff:
+        await websocket.close(code=WS_1008_POLICY_VIOLATION, reason="only operators may watch all")
+        return
+    hub = app.state.live
+    sub = hub.subscribe(principal.user_id, all_orders=all)
+    reader = asyncio.create_task(_read_until_closed(websocket))
+    try:
+        last = await _replay(websocket, app.state.db, sub, since) if since is not None else 0
+        await _stream(websocket, sub, reader, last)
+    except (WebSocketDisconnect, RuntimeError, TimeoutError):
+        pass  # the client went away or stopped reading
+    finally:
+        hub.unsubscribe(sub)
+        reader.cancel()
+
+
+async def _replay(websocket: WebSocket, db, sub: Subscriber, since: int) -> int:
+    """Send what the client missed, from the outbox; live updates queue up meanwhile."""
+    last = since
+    while True:
+        async with db.engine.connect() as conn:
+            rows = await live_updates.after(conn, last, limit=500,
+                                            user_id=None if sub.all_orders else sub.user_id)
+        if not rows:
+            return last
+        for row in rows:
+            await asyncio.wait_for(websocket.send_json(message(row)), SEND_TIMEOUT)
+        last = rows[-1].seq
+
+
+async def _stream(websocket: WebSocket, sub: Subscriber, reader: asyncio.Task,
+                  last: int) -> None:
+    while True:
+        get = asyncio.ensure_future(sub.queue.get())
+        dropped = asyncio.ensure_future(sub.dropped.wait())
+        done, pending = await asyncio.wait({get, dropped, reader},
+                                           return_when=asyncio.FIRST_COMPLETED)
+        for task in pending - {reader}:
+            task.cancel()
+        if reader in done:
+            return
+        if dropped in done or sub.dropped.is_set():
+            await websocket.close(code=WS_1013_TRY_AGAIN_LATER,
+                                  reason="too slow: reconnect with ?since=<last sequence>")
+            return
+        msg = get.result()
+        if msg["sequence"] > last:  # a replayed update may also have been queued live
+            await asyncio.wait_for(websocket.send_json(msg), SEND_TIMEOUT)
+            last = msg["sequence"]
+
+
+async def _read_until_closed(websocket: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            await websocket.receive_text()  # clients may send pings; nothing else is expected
