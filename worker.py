@@ -7,6 +7,7 @@ import logging
 import signal
 from datetime import timedelta
 
+import prometheus_client
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -45,7 +46,12 @@ def build_worker(client: Client, db: Database, settings: Settings, task_queue: s
 
 
 async def run(settings: Settings) -> None:
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    client = await connect(settings.temporal_address, settings.temporal_namespace,
+                           metrics_port=settings.temporal_metrics_port,
+                           metrics_host=settings.metrics_host)
+    if settings.worker_metrics_port:
+        prometheus_client.start_http_server(settings.worker_metrics_port,
+                                            addr=settings.metrics_host)
     added = await ensure_search_attributes(client)
     if added:
         log.info("registered search attributes %s", ", ".join(added))

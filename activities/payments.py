@@ -15,6 +15,7 @@ from typing import Protocol
 from sqlalchemy import select
 from temporalio import activity
 
+from activities import metrics
 from db import tables as t
 from db.engine import Database
 from db.ids import row_id
@@ -52,6 +53,7 @@ class LedgerPaymentGateway:
         if self._latency:
             await asyncio.sleep(self._latency)
         if attempt <= self._fail_first:
+            metrics.PAYMENT_FAILURES.labels(cmd.method.value, f"{kind}_gateway_error").inc()
             raise GatewayUnavailable(f"{kind} service unavailable (attempt {attempt})")
         now = datetime.now(UTC)
         external_id = f"{kind[:2]}_{row_id(kind, cmd.idempotency_key)[:18]}"

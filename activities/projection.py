@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from activities import metrics
 from db import events_repo, orders_repo
 from db.engine import Database
 from domain.commands import (
@@ -27,20 +28,25 @@ class ProjectionActivities:
         """Write a new order and take its inventory in one transaction (idempotent)."""
         try:
             async with self._db.writer.begin() as conn:
-                created = await orders_repo.create_order(conn, cmd)
+                created, new = await orders_repo.create_order(conn, cmd)
         except DomainError as err:
+            metrics.ORDERS_REJECTED.labels(err.code.value).inc()
             # A business refusal will not change on retry: fail at once with its stable code.
             # BENIGN: an expected outcome, logged at debug level rather than as a failure.
             raise ApplicationError(err.message, type=err.code.value, non_retryable=True,
                                    category=ApplicationErrorCategory.BENIGN) from err
-        activity.logger.info("order %s written as %s", cmd.order_id, created.order_number)
+        if new:
+            metrics.ORDERS_CREATED.labels(cmd.request.payment.method.value).inc()
+            activity.logger.info("order %s written as %s", cmd.order_id, created.order_number)
         return created
 
     @activity.defn
     async def record_status_change(self, rec: StatusChangeRecord) -> None:
         """Apply one status change to the read model (idempotent on order and sequence)."""
         async with self._db.writer.begin() as conn:
-            await orders_repo.record_status_change(conn, rec)
+            method = await orders_repo.record_status_change(conn, rec)
+        if method is not None:  # counted once: a retry finds the change already applied
+            metrics.status_changed(rec, method)
 
     @activity.defn
     async def record_timeline(self, rec: TimelineRecord) -> None:

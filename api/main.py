@@ -10,10 +10,12 @@ from fastapi import FastAPI
 
 from api import errors
 from api.live import LiveHub
+from api.metrics import RequestMetricsMiddleware
 from api.routes import (
     alerts,
     health,
     live,
+    metrics,
     notifications,
     order_actions,
     order_lists,
@@ -57,10 +59,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetricsMiddleware)
     # Lists first: /api/orders/search must not be taken for an order id.
     for router in (order_lists.router, orders.router, order_actions.router, webhooks.router,
                    alerts.router, reference.router, notifications.router, live.router,
-                   health.router):
+                   health.router, metrics.router):
         app.include_router(router)
     return app
 

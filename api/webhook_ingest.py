@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.metrics import WEBHOOK_EVENTS
 from api.webhook_schemas import EscrowEventIn, ShippingEventIn
 from db import inbox_repo
 from db.engine import Database
@@ -24,6 +25,12 @@ from workflows.shared import workflow_id_for
 
 async def ingest(db: Database, client: Client, body: ShippingEventIn | EscrowEventIn) -> str:
     """Record and deliver one event; returns what became of it (the response's `status`)."""
+    outcome = await _ingest(db, client, body)
+    WEBHOOK_EVENTS.labels(body.to_event().source.value, outcome).inc()
+    return outcome
+
+
+async def _ingest(db: Database, client: Client, body: ShippingEventIn | EscrowEventIn) -> str:
     event = body.to_event()
     now = datetime.now(UTC)
     workflow_id = await _workflow_for(db, body)

@@ -29,11 +29,12 @@ def format_order_number(year: int, value: int) -> str:
     return f"ORD-{year}-{value:06d}"
 
 
-async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand) -> CreatedOrder:
+async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand
+                       ) -> tuple[CreatedOrder, bool]:
     """Create the order, its item, payment linkage, first history and timeline rows and its
     notifications, and take the inventory, all in the caller's transaction.
 
-    Returns the existing order when this payment already made one (a retried activity).
+    Returns the order and whether this call made it: a retried activity gets the existing one.
     Raises DomainError with a creation rejection code when the order cannot be made.
     """
     existing = (
@@ -45,7 +46,7 @@ async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand) -> Create
     ).first()
     if existing:
         early = await claim_early_events(conn, cmd.workflow_id)
-        return CreatedOrder(existing.order_number, existing.created_at, early_events=early)
+        return CreatedOrder(existing.order_number, existing.created_at, early_events=early), False
 
     req = cmd.request
     listing = await _take_inventory(conn, cmd)
@@ -147,7 +148,7 @@ async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand) -> Create
         conn, t.notifications, notifications_for_creation(cmd.order_id, number, req, now)
     )
     early = await claim_early_events(conn, cmd.workflow_id)
-    return CreatedOrder(order_number=number, created_at=now, early_events=early)
+    return CreatedOrder(order_number=number, created_at=now, early_events=early), True
 
 
 async def _take_inventory(conn: AsyncConnection, cmd: CreateOrderCommand):
@@ -208,8 +209,10 @@ async def _next_order_number(conn: AsyncConnection, year: int) -> str:
     return format_order_number(year, value)
 
 
-async def record_status_change(conn: AsyncConnection, rec: StatusChangeRecord) -> None:
-    """Apply one status change to the read model; applying it twice changes nothing."""
+async def record_status_change(conn: AsyncConnection, rec: StatusChangeRecord) -> str | None:
+    """Apply one status change to the read model; applying it twice changes nothing.
+
+    Returns the order's payment method when its row moved, None for a retry or a late write."""
     values: dict[str, object] = {
         "status": rec.new_status.value,
         "status_updated_at": rec.occurred_at,
@@ -241,7 +244,7 @@ async def record_status_change(conn: AsyncConnection, rec: StatusChangeRecord) -
         update(t.orders)
         .where(t.orders.c.id == rec.order_id, t.orders.c.last_sequence < rec.sequence)
         .values(**values)
-        .returning(t.orders.c.seller_id, t.orders.c.search_text)
+        .returning(t.orders.c.seller_id, t.orders.c.search_text, t.orders.c.payment_method)
     )).first()
     if moved is not None:  # this write took effect: a retry or a late write does not get here
         if rec.previous_status is not None:
@@ -254,6 +257,7 @@ async def record_status_change(conn: AsyncConnection, rec: StatusChangeRecord) -
     )
     await _record_change(conn, rec, source=source)
     await insert_ignore(conn, t.notifications, notifications_for_change(rec))
+    return moved.payment_method if moved is not None else None
 
 
 async def _record_change(conn: AsyncConnection, rec: StatusChangeRecord, *, source: str) -> None:

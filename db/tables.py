@@ -130,6 +130,8 @@ orders = Table(
     Index("ix_orders_status_created", "status", "created_at", "id"),
     Index("ix_orders_total", "total_units", "id"),
     Index("ix_orders_payment_method_status", "payment_method", "status"),
+    # Stuck orders per status, for the metrics gauge: (status, since when).
+    Index("ix_orders_status_updated", "status", "status_updated_at"),
     # A seller's work queue: only orders still in progress, a small part of all orders.
     Index("ix_orders_seller_active", "seller_id", "created_at", "id",
           sqlite_where=text(ACTIVE_PREDICATE), postgresql_where=text(ACTIVE_PREDICATE)),

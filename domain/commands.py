@@ -187,6 +187,9 @@ class StatusChangeRecord:
     carrier: str | None = None
     estimated_delivery: date | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    # For metrics: since when the order was in its previous status, and when it was created.
+    previous_since: datetime | None = None
+    order_created_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     live_poll_interval: timedelta = Field(timedelta(milliseconds=250),
                                           ge=timedelta(milliseconds=20), le=timedelta(seconds=10))
     ws_queue_size: int = Field(256, ge=1, le=10_000)
+    # Prometheus endpoints of the worker (0 turns one off): order metrics, and the Temporal
+    # SDK's own (workflow task latency, activity failures, schedule-to-start, ...).
+    metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(9465, ge=0, le=65535)
+    temporal_metrics_port: int = Field(9464, ge=0, le=65535)
 
     payment_timeout: timedelta = timedelta(hours=1)
     seller_confirmation_timeout: timedelta = timedelta(hours=72)

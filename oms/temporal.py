@@ -9,6 +9,7 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 
 from workflows.shared import SEARCH_ATTRIBUTES
@@ -20,10 +21,17 @@ _INDEXED = {
 }
 
 
-async def connect(address: str, namespace: str = "default", *, lazy: bool = False) -> Client:
-    # The pydantic converter carries Decimal, date and datetime exactly; the default one does not.
+async def connect(address: str, namespace: str = "default", *, lazy: bool = False,
+                  metrics_port: int = 0, metrics_host: str = "127.0.0.1") -> Client:
+    """A client with the pydantic converter, which carries Decimal, date and datetime exactly
+    (the default one does not); with `metrics_port`, the SDK serves its metrics there."""
+    runtime = None
+    if metrics_port:
+        runtime = Runtime(telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=f"{metrics_host}:{metrics_port}")))
     return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter, lazy=lazy
+        address, namespace=namespace, data_converter=pydantic_data_converter, lazy=lazy,
+        runtime=runtime,
     )
 
 

@@ -104,6 +104,8 @@ class OrderEffects:
                 estimated_delivery=after.estimated_delivery
                 if after.estimated_delivery != before.estimated_delivery else None,
                 metadata=metadata,
+                previous_since=before.status_updated_at,
+                order_created_at=after.created_at,
             ),
             **_PROJECTION,
         )

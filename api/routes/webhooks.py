@@ -12,6 +12,8 @@ from pydantic import BaseModel, ValidationError
 
 from api import webhook_signature
 from api.deps import DbDep, SettingsDep, TemporalDep
+from api.errors import ApiError
+from api.metrics import WEBHOOK_EVENTS
 from api.strict_json import loads_strict
 from api.webhook_ingest import ingest
 from api.webhook_schemas import EscrowEventIn, ShippingEventIn
@@ -43,15 +45,22 @@ async def escrow_webhook(request: Request, db: DbDep, client: TemporalDep,
 
 
 async def _verified(request: Request, secret: str, model: type[Model]) -> Model:
+    source = request.url.path.rsplit("/", 1)[-1]
     raw = await request.body()
-    webhook_signature.verify(secret, request.headers.get(webhook_signature.HEADER), raw,
-                             time.time())
+    try:
+        webhook_signature.verify(secret, request.headers.get(webhook_signature.HEADER), raw,
+                                 time.time())
+    except ApiError:
+        WEBHOOK_EVENTS.labels(source, "rejected_signature").inc()
+        raise
     try:
         return model.model_validate(loads_strict(raw))
     except json.JSONDecodeError as err:
+        WEBHOOK_EVENTS.labels(source, "rejected_malformed").inc()
         raise RequestValidationError([{"loc": ("body",), "msg": f"invalid JSON: {err.msg}",
                                        "type": "json_invalid"}]) from None
     except ValidationError as err:
+        WEBHOOK_EVENTS.labels(source, "rejected_malformed").inc()
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in err.errors(include_url=False)]
         ) from None

@@ -27,7 +27,7 @@ async def make_order(db, *, seller, buyer, listing, at, quantity=1, method=Payme
                              initial_status=OrderStatus.PAYMENT_CONFIRMED, created_at=at,
                              estimated_delivery=date(2026, 4, 1))
     async with db.writer.begin() as conn:
-        created = await orders_repo.create_order(conn, cmd)
+        created, _ = await orders_repo.create_order(conn, cmd)
     return cmd.order_id, created.order_number
 
 

@@ -35,7 +35,8 @@ def _command(request, *, at=NOW) -> CreateOrderCommand:
 
 async def _create(db: Database, cmd: CreateOrderCommand):
     async with db.writer.begin() as conn:
-        return await orders_repo.create_order(conn, cmd)
+        created, _ = await orders_repo.create_order(conn, cmd)
+        return created
 
 
 async def _count(db: Database, table, **where) -> int:

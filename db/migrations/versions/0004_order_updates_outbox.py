@@ -1,4 +1,5 @@
-"""Outbox of order updates that API processes tail to push live updates to clients.
+"""Outbox of order updates that API processes tail to push live updates to clients, and an
+index for counting stuck orders.
 
 Revision ID: 0004
 Revises: 0003
@@ -33,10 +34,14 @@ def upgrade() -> None:
     with op.batch_alter_table('order_updates', schema=None) as batch_op:
         batch_op.create_index('ix_order_updates_buyer_seq', ['buyer_id', 'seq'], unique=False)
         batch_op.create_index('ix_order_updates_seller_seq', ['seller_id', 'seq'], unique=False)
-
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.create_index('ix_orders_status_updated', ['status', 'status_updated_at'],
+                              unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.drop_index('ix_orders_status_updated')
     with op.batch_alter_table('order_updates', schema=None) as batch_op:
         batch_op.drop_index('ix_order_updates_seller_seq')
         batch_op.drop_index('ix_order_updates_buyer_seq')
