@@ -24,13 +24,16 @@ def run_dev_stack(settings: Settings) -> int:
         "Temporal (gRPC)": temporal_port,
         "Temporal Web UI": settings.temporal_ui_port,
         "API": settings.api_port,
+        "worker metrics": settings.worker_metrics_port,
+        "Temporal SDK metrics": settings.temporal_metrics_port,
     }
     busy = [f"  {name}: port {port}" for name, port in ports.items()
-            if processes.port_in_use(port)]
+            if port and processes.port_in_use(port)]
     if busy:
         print("oms dev: these ports are already in use:\n" + "\n".join(busy), file=sys.stderr)
         print("Stop whatever holds them (another `make run`?), or choose others with "
-              "OMS_TEMPORAL_ADDRESS, OMS_TEMPORAL_UI_PORT and OMS_API_PORT.", file=sys.stderr)
+              "OMS_TEMPORAL_ADDRESS, OMS_TEMPORAL_UI_PORT, OMS_API_PORT, "
+              "OMS_WORKER_METRICS_PORT and OMS_TEMPORAL_METRICS_PORT.", file=sys.stderr)
         return 2
 
     data = settings.data_dir
@@ -100,6 +103,10 @@ def _banner(settings: Settings) -> str:
         f"  API docs     {api}/docs",
         f"  Health       {api}/health",
         f"  Temporal UI  http://127.0.0.1:{settings.temporal_ui_port}",
+        f"  Live updates ws://{settings.api_host}:{settings.api_port}/api/ws?token=<token>",
+        f"  Metrics      {api}/metrics (API), http://{settings.metrics_host}:"
+        f"{settings.worker_metrics_port}/metrics (orders), http://{settings.metrics_host}:"
+        f"{settings.temporal_metrics_port}/metrics (Temporal SDK)",
         f"  Data         {settings.data_dir}/ (SQLite read model and Temporal state)",
         "",
         "Tokens (export one as TOKEN and send 'Authorization: Bearer $TOKEN'):",

@@ -21,12 +21,15 @@ SECRET = "e2e-secret-0123456789abcdef0123456789abcdef"
 
 
 def _env(tmp_path) -> tuple[dict[str, str], dict[str, int]]:
-    ports = {"temporal": free_port(), "ui": free_port(), "api": free_port()}
+    ports = {"temporal": free_port(), "ui": free_port(), "api": free_port(),
+             "worker_metrics": free_port(), "sdk_metrics": free_port()}
     env = {
         **os.environ,
         "OMS_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
         "OMS_TEMPORAL_UI_PORT": str(ports["ui"]),
         "OMS_API_PORT": str(ports["api"]),
+        "OMS_WORKER_METRICS_PORT": str(ports["worker_metrics"]),
+        "OMS_TEMPORAL_METRICS_PORT": str(ports["sdk_metrics"]),
         "OMS_DATA_DIR": str(tmp_path / "data"),
         "OMS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'data' / 'oms.db'}",
         "OMS_JWT_SECRET": SECRET,
@@ -66,8 +69,12 @@ def test_the_dev_stack_serves_an_order_and_stops_cleanly(tmp_path):
             ops = {"Authorization": f"Bearer {mint_token(SECRET, 'ops1', Role.OPERATOR)}"}
             assert http.get(f"/api/orders/{order_id}", headers=ops).status_code == 200
             assert http.get("/docs").status_code == 200
-        # The Temporal Web UI answers on its port.
+        # The Temporal Web UI answers on its port, and the worker serves its metrics.
         assert httpx.get(f"http://127.0.0.1:{ports['ui']}/", timeout=10).status_code == 200
+        orders = httpx.get(f"http://127.0.0.1:{ports['worker_metrics']}/metrics", timeout=10)
+        assert 'oms_orders_created_total{payment_method="escrow"} 1.0' in orders.text
+        sdk = httpx.get(f"http://127.0.0.1:{ports['sdk_metrics']}/metrics", timeout=10)
+        assert "temporal_" in sdk.text
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
