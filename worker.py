@@ -11,6 +11,7 @@ import prometheus_client
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.email import EmailActivities, SmtpSender
 from activities.payments import LedgerPaymentGateway, PaymentActivities
 from activities.projection import ProjectionActivities
 from db.engine import Database, create_database
@@ -27,6 +28,8 @@ def build_worker(client: Client, db: Database, settings: Settings, task_queue: s
         LedgerPaymentGateway(db, fail_first_attempts=settings.gateway_fail_first_attempts,
                              latency=settings.gateway_latency)
     )
+    emails = EmailActivities(db, SmtpSender(settings.smtp_url or "smtp://localhost"),
+                             settings.email_from)
     return Worker(
         client,
         task_queue=task_queue,
@@ -39,6 +42,7 @@ def build_worker(client: Client, db: Database, settings: Settings, task_queue: s
             projection.restore_inventory,
             payments.refund_payment,
             payments.release_escrow,
+            emails.send_order_email,
         ],
         # Let in-flight activities finish their transaction on shutdown instead of cancelling.
         graceful_shutdown_timeout=timedelta(seconds=10),

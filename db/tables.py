@@ -296,3 +296,16 @@ order_updates = Table(
     Index("ix_order_updates_buyer_seq", "buyer_id", "seq"),
     Index("ix_order_updates_seller_seq", "seller_id", "seq"),
 )
+
+# Emails sent, one row per (order, event, occurrence, recipient): a retried activity finds the
+# row and does not send again.
+email_log = Table(
+    "email_log",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("order_id", String(36), nullable=False, index=True),
+    Column("event", String(40), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("message_id", String(200), nullable=False),
+    Column("sent_at", UtcDateTime, nullable=False),
+)

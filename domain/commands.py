@@ -64,6 +64,7 @@ class OrderPolicy:
     # An order's history is handed to a fresh run (continue-as-new) past this many events,
     # well below Temporal's 51,200-event limit.
     max_history_events: int = 10_000
+    send_email: bool = False  # set when SMTP is configured as the order starts
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,23 @@ class MoneyDue:
 
 
 @dataclass(frozen=True)
+class EmailCommand:
+    """One order email to the buyer, the seller or both; sent at most once per recipient."""
+
+    order_id: str
+    order_number: str
+    event: str  # a template name in activities/email_templates.py
+    occurrence: str  # tells repeated events apart (the status sequence, the alert number)
+    buyer_id: str
+    seller_id: str
+    audience: list[str]  # "buyer", "seller"
+    tracking_number: str | None = None
+    carrier: str | None = None
+    reason: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class CarriedState:
     """What a continued-as-new run takes over from the run before it."""
 
@@ -85,6 +103,7 @@ class CarriedState:
     stuck_since: datetime | None = None
     shipped_at: datetime | None = None
     owed: list[MoneyDue] = field(default_factory=list)
+    emails: list[EmailCommand] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     express_delivery: timedelta = timedelta(days=3)
     max_history_events: int = Field(10_000, ge=100, le=40_000)
 
+    # Order emails go out through this SMTP server when set (smtp://, smtps://; see README).
+    smtp_url: str | None = Field(None, pattern=r"^smtps?://")
+    email_from: str = "oms <no-reply@oms.local>"
+
     # The ledger gateway fails this many attempts of each operation before succeeding, so
     # retries and compensation can be shown on demand. 0 in normal use.
     gateway_fail_first_attempts: int = Field(0, ge=0, le=100)
@@ -101,6 +105,7 @@ class Settings(BaseSettings):
             standard_delivery=self.standard_delivery,
             express_delivery=self.express_delivery,
             max_history_events=self.max_history_events,
+            send_email=self.smtp_url is not None,
         )
 
 

@@ -10,11 +10,13 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.email import EmailActivities
     from activities.payments import PaymentActivities
     from activities.projection import ProjectionActivities
     from domain.commands import (
         AlertCommand,
         CreateOrderCommand,
+        EmailCommand,
         InventoryRestoreCommand,
         MoneyDue,
         OrderSnapshot,
@@ -164,6 +166,14 @@ class OrderEffects:
             )
         else:  # pragma: no cover - MoneyDue kinds come from domain.compensation
             raise ValueError(f"unknown compensation {due.kind}")
+
+    async def send_email(self, cmd: EmailCommand) -> None:
+        await workflow.execute_activity_method(
+            EmailActivities.send_order_email, cmd,
+            # An SMTP outage is retried until the server is back; the email is never dropped.
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
+        )
 
     async def refund(self, due: MoneyDue, order_id: str | None) -> None:
         await workflow.execute_activity_method(

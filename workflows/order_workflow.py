@@ -10,9 +10,11 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain import email_rules
     from domain.commands import (
         CarriedState,
         CreationRequest,
+        EmailCommand,
         MoneyDue,
         OrderOutcome,
         OrderSnapshot,
@@ -74,6 +76,7 @@ class OrderWorkflow:
         self._stuck_since = None
         self._shipped_at = None
         self._owed: list[MoneyDue] = []
+        self._emails: list[EmailCommand] = []  # owed like money, sent by the main loop
         self._early: list[ExternalEvent] = []
         if input.carried is not None:
             carried = input.carried
@@ -83,6 +86,7 @@ class OrderWorkflow:
             self._stuck_since = carried.stuck_since
             self._shipped_at = carried.shipped_at
             self._owed = list(carried.owed)
+            self._emails = list(carried.emails)
 
     @workflow.run
     async def run(self, input: OrderWorkflowInput) -> OrderOutcome:
@@ -110,7 +114,7 @@ class OrderWorkflow:
         return self._order.status if self._order else None
 
     def _done(self) -> bool:
-        return (self._status in FINAL_STATUSES and not self._owed
+        return (self._status in FINAL_STATUSES and not self._owed and not self._emails
                 and workflow.all_handlers_finished())
 
     # ---- creation ------------------------------------------------------------------------------
@@ -124,6 +128,8 @@ class OrderWorkflow:
                 return await self._reject(cause)
             raise
         self._publish(first=True)
+        for event, audience in email_rules.ON_CREATION:
+            self._email(event, audience)
         return None
 
     @workflow.update
@@ -267,7 +273,8 @@ class OrderWorkflow:
         seen = self._version
 
         def changed() -> bool:
-            return self._version != seen or bool(self._owed) or self._done()
+            return (self._version != seen or bool(self._owed) or bool(self._emails)
+                    or self._done())
 
         if deadline is None:
             await workflow.wait_condition(changed)
@@ -308,8 +315,10 @@ class OrderWorkflow:
         notify = [order.seller_id] if notify_seller else []
         if notify_buyer:
             notify.append(order.buyer_id)
-        await self._effects.raise_alert(order, kind, message, notify,
-                                        occurrence=f"{order.sequence}:{self._alerts_raised}")
+        occurrence = f"{order.sequence}:{self._alerts_raised}"
+        await self._effects.raise_alert(order, kind, message, notify, occurrence=occurrence)
+        if kind in email_rules.ON_ALERT:
+            self._email(kind, email_rules.ON_ALERT[kind], note=message, occurrence=occurrence)
 
     # ---- the one path every change takes ----------------------------------------------------
 
@@ -351,15 +360,35 @@ class OrderWorkflow:
                 shipped=self._shipped_at is not None, settled_externally=settled_externally,
                 refund_amount=refund_amount, reason=reason or target.value,
             )
+            if target in email_rules.ON_STATUS:
+                event, audience = email_rules.ON_STATUS[target]
+                self._email(event, audience, reason=reason)
         elif target in (S.CANCELLED, S.REFUNDED) and order.status is not S.PAYMENT_PENDING:
             self._refund_reason = reason or target.value
         return changed
 
+    def _email(self, event: str, audience: tuple[str, ...], *, reason: str | None = None,
+               note: str | None = None, occurrence: str | None = None) -> None:
+        """Owe an email, if the order was started with email on (its policy says so)."""
+        order = self._order
+        if not self._input.policy.send_email or order is None:
+            return
+        self._emails.append(EmailCommand(
+            order_id=order.order_id, order_number=order.order_number, event=event,
+            occurrence=occurrence or str(order.sequence), buyer_id=order.buyer_id,
+            seller_id=order.seller_id, audience=list(audience),
+            tracking_number=order.tracking_number, carrier=order.carrier, reason=reason,
+            note=note))
+
     async def _settle(self) -> None:
-        """Pay what the order owes, one operation at a time, each retried until it succeeds."""
+        """Pay what the order owes, one operation at a time, each retried until it succeeds;
+        then send the emails it owes."""
         while self._owed:
             await self._effects.settle(self._owed[0], self._order)
             self._owed.pop(0)
+        while self._emails:
+            await self._effects.send_email(self._emails[0])
+            self._emails.pop(0)
 
     # ---- queries, continue-as-new, search attributes ----------------------------------------
 
@@ -376,7 +405,8 @@ class OrderWorkflow:
         assert self._order is not None
         return CarriedState(order=self._order, applied_events=sorted(self._applied),
                             alerts_raised=self._alerts_raised, stuck_since=self._stuck_since,
-                            shipped_at=self._shipped_at, owed=list(self._owed))
+                            shipped_at=self._shipped_at, owed=list(self._owed),
+                            emails=list(self._emails))
 
     async def _run_before_events_and_time(self) -> OrderOutcome:
         """The lifecycle of runs started before timers and events: updates only."""
