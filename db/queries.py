@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Row, select
+from datetime import datetime
+
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
@@ -65,7 +67,7 @@ async def history(conn: AsyncConnection, order_id: str) -> list[Row]:
 
 
 async def notifications_page(
-    conn: AsyncConnection, user_id: str, *, limit: int, offset: int
+    conn: AsyncConnection, user_id: str, *, limit: int, offset: int, unread_only: bool = False
 ) -> list[Row]:
     query = (
         select(t.notifications)
@@ -74,7 +76,28 @@ async def notifications_page(
         .limit(limit)
         .offset(offset)
     )
+    if unread_only:
+        query = query.where(t.notifications.c.read_at.is_(None))
     return list((await conn.execute(query)).all())
+
+
+async def unread_notifications(conn: AsyncConnection, user_id: str) -> int:
+    n = t.notifications
+    return (await conn.execute(select(func.count()).select_from(n).where(
+        n.c.user_id == user_id, n.c.read_at.is_(None)))).scalar_one()
+
+
+async def mark_notification_read(conn: AsyncConnection, user_id: str, notification_id: str,
+                                 at: datetime) -> bool:
+    """True if the notification is the user's (read now, or already)."""
+    n = t.notifications
+    mine = (await conn.execute(select(n.c.read_at).where(
+        n.c.id == notification_id, n.c.user_id == user_id))).first()
+    if mine is None:
+        return False
+    if mine.read_at is None:
+        await conn.execute(update(n).where(n.c.id == notification_id).values(read_at=at))
+    return True
 
 
 async def payment_operations_for(conn: AsyncConnection, workflow_id: str) -> list[Row]:

@@ -159,3 +159,19 @@ async def test_a_status_change_retried_with_its_idempotency_key_gets_the_first_a
     assert [h["newStatus"] for h in history["history"]] == ["escrow_locked", "order_confirmed"]
     bad = await _status(api, order_id, {**seller, "Idempotency-Key": "no spaces"}, "processing")
     assert bad.status_code == 422
+
+
+async def test_notifications_count_unread_and_can_be_marked_read(api, session_db):
+    buyer_id, seller_id, listing = await _people(api, session_db)
+    await api.post("/api/orders", headers=bearer(buyer_id), json=checkout_body(
+        buyer_id=buyer_id, seller_id=seller_id, listing_id=listing))
+    inbox = (await api.get("/api/notifications", headers=bearer(buyer_id))).json()
+    assert inbox["unreadCount"] == 1 and inbox["notifications"][0]["read"] is False
+    note_id = inbox["notifications"][0]["id"]
+    stranger = await api.post(f"/api/notifications/{note_id}/read", headers=bearer("someone"))
+    assert stranger.status_code == 404
+    for _ in range(2):  # marking twice is fine
+        read = await api.post(f"/api/notifications/{note_id}/read", headers=bearer(buyer_id))
+        assert read.json() == {"success": True, "unreadCount": 0}
+    unread = (await api.get("/api/notifications?unread=true", headers=bearer(buyer_id))).json()
+    assert unread["notifications"] == [] and unread["unreadCount"] == 0
