@@ -27,12 +27,8 @@ async def cancel_order(order_id: OrderId, body: CancelIn, user: CurrentUser, db:
                        client: TemporalDep, idempotency_key: IdempotencyKey = None
                        ) -> dict[str, Any]:
     """Cancel with a reason code. A paid order is refunded and its stock restored."""
-    parties = await visible_order(db, user, order_id)
-    request = StatusChangeRequest(status=OrderStatus.CANCELLED,
-                                  actor_kind=order_commands.actor_for(user, parties),
-                                  actor_id=user.user_id, reason=body.reason_code, notes=body.note)
-    snapshot = await order_commands.change_status(client, parties, request, idempotency_key)
-    return {"success": True, "order": presenters.status_changed(snapshot)}
+    return await _change(db, client, user, order_id, idempotency_key,
+                         status=OrderStatus.CANCELLED, reason=body.reason_code, notes=body.note)
 
 
 @router.post("/{order_id}/dispute")
@@ -40,13 +36,9 @@ async def open_dispute(order_id: OrderId, body: DisputeIn, user: CurrentUser, db
                        client: TemporalDep, idempotency_key: IdempotencyKey = None
                        ) -> dict[str, Any]:
     """The buyer disputes an escrow order, or a delivered one within the dispute window."""
-    parties = await visible_order(db, user, order_id)
-    request = StatusChangeRequest(status=OrderStatus.DISPUTED,
-                                  actor_kind=order_commands.actor_for(user, parties),
-                                  actor_id=user.user_id, reason="dispute_opened",
-                                  notes=body.reason, evidence=body.evidence)
-    snapshot = await order_commands.change_status(client, parties, request, idempotency_key)
-    return {"success": True, "order": presenters.status_changed(snapshot)}
+    return await _change(db, client, user, order_id, idempotency_key,
+                         status=OrderStatus.DISPUTED, reason="dispute_opened",
+                         notes=body.reason, evidence=body.evidence)
 
 
 @router.post("/{order_id}/dispute/resolve")
@@ -63,9 +55,16 @@ async def resolve_dispute(order_id: OrderId, body: ResolveDisputeIn, user: Curre
             raise ApiError(ErrorCode.VALIDATION_ERROR, str(err),
                            errors=[{"field": "amount", "message": str(err),
                                     "type": "value_error"}]) from None
-    request = StatusChangeRequest(status=DISPUTE_OUTCOMES[body.outcome],
-                                  actor_kind=order_commands.actor_for(user, parties),
-                                  actor_id=user.user_id, reason=f"dispute_{body.outcome}",
-                                  notes=body.note, refund_amount=body.amount)
-    snapshot = await order_commands.change_status(client, parties, request, idempotency_key)
+    return await _change(db, client, user, order_id, idempotency_key, parties=parties,
+                         status=DISPUTE_OUTCOMES[body.outcome], reason=f"dispute_{body.outcome}",
+                         notes=body.note, refund_amount=body.amount)
+
+
+async def _change(db, client, user, order_id: str, idempotency_key: str | None, *,
+                  parties=None, **request: Any) -> dict[str, Any]:
+    """Send a status change made by `user` to the order's workflow and answer like PUT status."""
+    parties = parties or await visible_order(db, user, order_id)
+    change = StatusChangeRequest(actor_kind=order_commands.actor_for(user, parties),
+                                 actor_id=user.user_id, **request)
+    snapshot = await order_commands.change_status(client, parties, change, idempotency_key)
     return {"success": True, "order": presenters.status_changed(snapshot)}
