@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +14,7 @@ from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -72,9 +74,12 @@ async def create_order(client: Client, settings: Settings, request: OrderRequest
             OrderWorkflow.await_creation,
             CreationRequest(fingerprint=fingerprint(request)),
             start_workflow_operation=start,
+            rpc_timeout=settings.temporal_rpc_timeout,
         )
     except WorkflowUpdateFailedError as err:
         raise _from_update_failure(err) from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise _no_answer() from None
     except WorkflowAlreadyStartedError:
         return await _finished_order(client, workflow_id)
 
@@ -102,7 +107,7 @@ def actor_for(principal: Principal, parties: Row) -> ActorKind:
 
 
 async def change_status(client: Client, parties: Row, request: StatusChangeRequest,
-                        idempotency_key: str | None = None) -> OrderSnapshot:
+                        idempotency_key: str | None, rpc_timeout: timedelta) -> OrderSnapshot:
     """Send the change to the order's workflow.
 
     With an idempotency key the update gets a stable id, and Temporal answers a retry of an
@@ -111,9 +116,12 @@ async def change_status(client: Client, parties: Row, request: StatusChangeReque
     handle = client.get_workflow_handle_for(OrderWorkflow.run, parties.workflow_id)
     update_id = f"status:{request.actor_id}:{idempotency_key}" if idempotency_key else None
     try:
-        return await handle.execute_update(OrderWorkflow.change_status, request, id=update_id)
+        return await handle.execute_update(OrderWorkflow.change_status, request, id=update_id,
+                                           rpc_timeout=rpc_timeout)
     except WorkflowUpdateFailedError as err:
         raise _from_update_failure(err) from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise _no_answer() from None
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
             # The workflow has closed: the order is in a final status and moves no more.
@@ -121,6 +129,13 @@ async def change_status(client: Client, parties: Row, request: StatusChangeReque
                            f"the order is {parties.status} and can no longer change",
                            currentStatus=parties.status) from None
         raise
+
+
+def _no_answer() -> ApiError:
+    # No worker took the order in time (all down or overloaded). The workflow keeps the
+    # request: the same call, retried, answers once a worker is back, and changes nothing twice.
+    return ApiError(ErrorCode.TEMPORARILY_UNAVAILABLE,
+                    "the order service did not answer in time; retry the same request")
 
 
 def _code(value: str | None) -> ErrorCode:

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "orders"
+    # How long a command waits for its order workflow to answer before the API says 503.
+    temporal_rpc_timeout: timedelta = Field(timedelta(seconds=30), ge=timedelta(seconds=1),
+                                            le=timedelta(minutes=5))
     jwt_secret: str = Field(DEV_JWT_SECRET, min_length=32)
     shipping_webhook_secret: str = Field(DEV_SHIPPING_SECRET, min_length=32)
     escrow_webhook_secret: str = Field(DEV_ESCROW_SECRET, min_length=32)

@@ -58,7 +58,7 @@ async def get_order(order_id: OrderId, user: CurrentUser, db: DbDep) -> dict[str
 
 @router.put("/{order_id}/status")
 async def change_status(order_id: OrderId, body: StatusChangeIn, user: CurrentUser,
-                        db: DbDep, client: TemporalDep,
+                        db: DbDep, client: TemporalDep, settings: SettingsDep,
                         idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Move an order to a new status, if the caller may and the status machine allows it."""
     parties = await visible_order(db, user, order_id)
@@ -76,6 +76,7 @@ async def change_status(order_id: OrderId, body: StatusChangeIn, user: CurrentUs
             reason=body.reason,
         ),
         idempotency_key,
+        settings.temporal_rpc_timeout,
     )
     return {"success": True, "order": presenters.status_changed(snapshot)}
 

@@ -50,3 +50,28 @@ async def test_reading_an_order_while_the_database_is_down_is_503(api_without_ba
         "/api/orders/00000000-0000-0000-0000-000000000000", headers=bearer("b1"))
     assert response.status_code == 503, response.text
     assert response.json()["code"] == "DATABASE_ERROR"
+
+
+@pytest.mark.usefixtures("stack_worker")
+async def test_an_order_no_worker_answers_in_time_is_503_and_kept(settings, session_db,
+                                                                   client):
+    """With no worker on the queue the API answers 503 after its RPC timeout; the workflow
+    keeps the order, and the retry answers once a worker serves the queue."""
+    from datetime import timedelta
+
+    from tests.factories import seed_listing, unique
+    from worker import build_worker
+
+    lonely = settings.model_copy(update={"task_queue": f"nobody-{unique('q')}",
+                                         "temporal_rpc_timeout": timedelta(seconds=1)})
+    app = create_app(lonely)
+    seller = unique("seller")
+    listing = await seed_listing(session_db, seller_id=seller)
+    body = checkout_body(buyer_id="b-lonely", seller_id=seller, listing_id=listing)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://oms.test") as http:
+        first = await http.post("/api/orders", json=body, headers=bearer("b-lonely"))
+        assert (first.status_code, first.json()["code"]) == (503, "TEMPORARILY_UNAVAILABLE")
+        async with build_worker(client, session_db, lonely, lonely.task_queue):
+            retry = await http.post("/api/orders", json=body, headers=bearer("b-lonely"))
+        assert retry.status_code == 201, retry.text
