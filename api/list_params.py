@@ -19,6 +19,9 @@ from domain.order import OrderStatus, PaymentMethod
 
 MAX_LIMIT = 100
 MAX_PAGE = 10_000
+# Numbered pages stop here: an offset makes the database read and drop every row before the
+# page. Deeper, the cursor costs what the first page costs.
+MAX_OFFSET = 10_000
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,11 @@ def list_params(
                 raise ApiError(ErrorCode.VALIDATION_ERROR, f"unknown status {value!r}", errors=[
                     {"field": "status", "message": f"unknown status {value!r}",
                      "type": "enum"}]) from None
+    if (page - 1) * limit > MAX_OFFSET:
+        raise ApiError(ErrorCode.VALIDATION_ERROR,
+                       f"numbered pages reach {MAX_OFFSET} orders deep; use the cursor",
+                       errors=[{"field": "page", "message": "too deep: use cursor",
+                                "type": "value_error"}])
     if cursor is not None and page != 1:
         raise ApiError(ErrorCode.VALIDATION_ERROR, "use either page or cursor", errors=[
             {"field": "cursor", "message": "cannot be combined with page", "type": "value_error"}])

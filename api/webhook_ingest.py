@@ -1,8 +1,10 @@
-"""Webhook events in: recorded once in the inbox, then signalled to the order's workflow.
+"""Webhook events in: signalled to the order's workflow and recorded once in the inbox.
 
-The inbox row is written before the signal, so nothing accepted is lost: an event for an order
-whose workflow does not exist yet waits as `pending` and the order claims it when it starts; a
-delivery that failed (Temporal down) stays `received` and is retried when the provider resends.
+The signal goes first and the inbox row after it, in one write: the provider is answered only
+when both are done, so an event is never acknowledged and lost. If Temporal or the database is
+down the answer is 503 and the provider's resend delivers it (the workflow applies each event
+id once, so a resend that reaches it twice changes nothing). An event for an order whose
+workflow does not exist yet is kept as `pending`, and the order claims it when it starts.
 """
 
 from __future__ import annotations
@@ -32,28 +34,35 @@ async def ingest(db: Database, client: Client, body: ShippingEventIn | EscrowEve
 
 async def _ingest(db: Database, client: Client, body: ShippingEventIn | EscrowEventIn) -> str:
     event = body.to_event()
-    now = datetime.now(UTC)
+    source = event.source.value
+    async with db.engine.connect() as conn:
+        if await inbox_repo.seen(conn, source, event.event_id):
+            return "duplicate"
     workflow_id = await _workflow_for(db, body)
     if not body.known:
-        status = "unknown_type"
+        outcome = "unknown_type"
     elif workflow_id is None:
-        status = "unknown_order"
+        outcome = "unknown_order"
     else:
-        status = "received"
-    async with db.writer.begin() as conn:
-        row, inserted = await inbox_repo.record(
-            conn, source=event.source.value, event_id=event.event_id, event_type=event.kind,
+        outcome = await _deliver(client, workflow_id, event)
+    async with db.transaction() as conn:
+        inserted = await inbox_repo.record(
+            conn, source=source, event_id=event.event_id, event_type=event.kind,
             order_id=getattr(body, "order_id", None), workflow_id=workflow_id,
-            payload=EVENT_PAYLOAD.dump_python(event, mode="json"), status=status, now=now,
+            payload=EVENT_PAYLOAD.dump_python(event, mode="json"), status=outcome,
+            now=datetime.now(UTC),
         )
-    if row.status != "received":
-        return row.status if inserted else "duplicate"
-    # New, or a resend of an event whose delivery failed before: deliver the stored event.
-    outcome = await _deliver(client, row.workflow_id, EVENT_PAYLOAD.validate_python(row.payload))
-    async with db.writer.begin() as conn:
-        await inbox_repo.mark(conn, row.id, outcome, only_from="received",
-                              at=now if outcome == "accepted" else None)
-    return outcome if inserted else "duplicate"
+    if not inserted:
+        return "duplicate"  # a concurrent resend got here first; the workflow applies it once
+    if outcome == "pending" and workflow_id is not None:
+        # The order may have started, and claimed its early events, between the failed signal
+        # and this row: then it is there now to take the event directly.
+        if await _deliver(client, workflow_id, event) == "accepted":
+            async with db.transaction() as conn:
+                await inbox_repo.mark(conn, source, event.event_id, "accepted",
+                                      only_from="pending")
+            return "accepted"
+    return outcome
 
 
 async def _workflow_for(db: Database, body: ShippingEventIn | EscrowEventIn) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row, select, update
@@ -17,31 +17,29 @@ inbox = t.webhook_events
 
 async def record(conn: AsyncConnection, *, source: str, event_id: str, event_type: str,
                  order_id: str | None, workflow_id: str | None, payload: dict[str, Any],
-                 status: str, now: datetime) -> tuple[Row, bool]:
-    """Insert the event unless (source, event_id) is there already.
-
-    Returns the stored row and whether this call inserted it."""
+                 status: str, now: datetime) -> bool:
+    """Insert the event unless (source, event_id) is there already; True if this call did."""
     inserted = await insert_ignore(conn, inbox, {
         "id": row_id("webhook", source, event_id),
         "source": source, "event_id": event_id, "event_type": event_type[:50],
         "order_id": order_id, "workflow_id": workflow_id, "payload": payload,
         "status": status, "received_at": now,
+        "delivered_at": now if status == "accepted" else None,
     })
-    row = (await conn.execute(
-        select(inbox.c.id, inbox.c.status, inbox.c.workflow_id, inbox.c.payload)
-        .where(inbox.c.source == source, inbox.c.event_id == event_id)
-    )).one()
-    return row, inserted == 1
+    return inserted == 1
 
 
-async def mark(conn: AsyncConnection, row_id_: str, status: str, *, only_from: str,
-               at: datetime | None = None) -> None:
+async def seen(conn: AsyncConnection, source: str, event_id: str) -> bool:
+    return (await conn.execute(select(inbox.c.id).where(
+        inbox.c.source == source, inbox.c.event_id == event_id))).first() is not None
+
+
+async def mark(conn: AsyncConnection, source: str, event_id: str, status: str, *,
+               only_from: str) -> None:
     """Move an event on, unless something else (the order claiming it) already did."""
-    values: dict[str, Any] = {"status": status}
-    if at is not None:
-        values["delivered_at"] = at
-    await conn.execute(update(inbox).where(inbox.c.id == row_id_, inbox.c.status == only_from)
-                       .values(**values))
+    await conn.execute(update(inbox).where(
+        inbox.c.source == source, inbox.c.event_id == event_id, inbox.c.status == only_from,
+    ).values(status=status, delivered_at=datetime.now(UTC)))
 
 
 async def workflow_of_order(conn: AsyncConnection, order_id: str) -> str | None:

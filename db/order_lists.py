@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from db import tables as t
+from db.status_counts import PLATFORM
 
 o = t.orders
 buyer = aliased(t.users, name="buyer")
@@ -106,6 +107,16 @@ def _name(column: ColumnElement) -> str:
 
 
 async def count_orders(conn: AsyncConnection, f: OrderFilter) -> int:
+    """How many orders match. A seller's (or the platform's) count by status comes from the
+    counters the projection keeps; other filters count rows."""
+    if f.buyer_id is None and f.party_id is None and f.payment_method is None \
+            and f.created_from is None and f.created_to is None:
+        counts = t.order_status_counts
+        query = select(func.coalesce(func.sum(counts.c["count"]), 0)).where(
+            counts.c.seller_id == (f.seller_id if f.seller_id is not None else PLATFORM))
+        if f.statuses:
+            query = query.where(counts.c.status.in_(f.statuses))
+        return int((await conn.execute(query)).scalar_one())
     query = select(func.count()).select_from(o).where(and_(True, *f.clauses()))
     return (await conn.execute(query)).scalar_one()
 
@@ -115,31 +126,48 @@ def search_terms(q: str) -> list[str]:
     return [w.lower() for w in re.findall(r"[^\W_]+", q, flags=re.UNICODE)][:8]
 
 
+# Up to this many matches are found through the search index and sorted; with more, the
+# newest are found by walking orders by date, which then stops after a page.
+SEARCH_CAP = 1000
+
+
 async def search_orders(conn: AsyncConnection, f: OrderFilter, q: str, *, limit: int
                         ) -> list[Any]:
     """Orders whose order number, product, buyer, seller, store or tracking number match every
-    word of `q` (as prefixes), newest first."""
-    query = search_query(conn.dialect.name, f, q, limit=limit)
-    return [] if query is None else list((await conn.execute(query)).all())
+    word of `q` (the last as a prefix), newest first.
+
+    Two steps, because one plan does not fit both kinds of search: an order or tracking number
+    matches a handful of orders (take them from the search index), a common word matches
+    thousands (walk by date and stop at a page). Neither database's planner can tell which
+    from the statistics it has."""
+    dialect = conn.dialect.name
+    first = match_query(dialect, f, q, cap=SEARCH_CAP)
+    if first is None:
+        return []
+    ids = list((await conn.execute(first)).scalars())
+    if len(ids) <= SEARCH_CAP:
+        query = (_base(OrderFilter()).where(o.c.id.in_(ids))
+                 .order_by(o.c.created_at.desc(), o.c.id.desc()).limit(limit))
+    else:
+        query = (_base(f).where(_match(dialect, search_terms(q)))
+                 .order_by(o.c.created_at.desc(), o.c.id.desc()).limit(limit))
+    return list((await conn.execute(query)).all())
 
 
-def search_query(dialect: str, f: OrderFilter, q: str, *, limit: int) -> Select | None:
+def match_query(dialect: str, f: OrderFilter, q: str, *, cap: int) -> Select | None:
+    """Ids of up to `cap` + 1 matching orders within scope, in no particular order."""
     terms = search_terms(q)
     if not terms:
         return None
-    query = _base(f)
+    return select(o.c.id).where(_match(dialect, terms), *f.clauses()).limit(cap + 1)
+
+
+def _match(dialect: str, terms: list[str]) -> ColumnElement:
+    # Whole words, and the last one as a prefix (it may still be being typed): a prefix on
+    # every word makes "ORD 2026 ..." match every order through the index before narrowing.
     if dialect == "postgresql":
-        tsquery = func.to_tsquery(text("'simple'"), " & ".join(f"{w}:*" for w in terms))
-        # Matches first, through the GIN index, then newest first among them. Left to itself
-        # the planner may walk all orders by date and test each one, which is slow exactly
-        # when the match is rare (an order or tracking number, the common search).
-        matches = (select(o.c.id).where(t.SEARCH_VECTOR.op("@@")(tsquery))
-                   .cte("matches").prefix_with("MATERIALIZED"))
-        query = query.where(o.c.id.in_(select(matches.c.id)))
-    else:
-        match = " ".join(f'"{w}"*' for w in terms)
-        query = query.where(o.c.id.in_(
-            select(text("order_id")).select_from(text("orders_fts"))
-            .where(text("orders_fts MATCH :match"))
-        )).params(match=match)
-    return query.order_by(o.c.created_at.desc(), o.c.id.desc()).limit(limit)
+        tsquery = " & ".join([*terms[:-1], f"{terms[-1]}:*"])
+        return t.SEARCH_VECTOR.op("@@")(func.to_tsquery(text("'simple'"), tsquery))
+    fts = " ".join([*(f'"{w}"' for w in terms[:-1]), f'"{terms[-1]}"*'])
+    return o.c.id.in_(select(text("order_id")).select_from(text("orders_fts"))
+                      .where(text("orders_fts MATCH :fts").bindparams(fts=fts)))

@@ -251,9 +251,9 @@ webhook_events = Table(
     Column("order_id", String(36)),
     Column("workflow_id", String(300)),
     Column("payload", JSON, nullable=False),
-    # received -> accepted (signalled) | pending (order not started yet) -> claimed; or
-    # unknown_order, unknown_type, order_closed: acknowledged so the provider stops retrying,
-    # never applied.
+    # accepted (signalled to the workflow) | pending (the order has not started) -> claimed
+    # | accepted; or unknown_order, unknown_type, order_closed: acknowledged so the provider
+    # stops retrying, never applied.
     Column("status", String(20), nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
     Column("delivered_at", UtcDateTime),

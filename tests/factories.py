@@ -22,7 +22,7 @@ def tx_hash() -> str:
 async def seed_listing(db: Database, *, seller_id: str, price: str = "100", currency: str = "USDC",
                        inventory: int = 10, listing_id: str | None = None) -> str:
     listing_id = listing_id or unique("listing")
-    async with db.writer.begin() as conn:
+    async with db.transaction() as conn:
         await reference_repo.upsert_listing(
             conn, listing_id, seller_id=seller_id, title="Wireless Headphones",
             description="Over-ear", unit_price=Decimal(price), currency=currency,

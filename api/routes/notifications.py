@@ -38,7 +38,7 @@ async def list_notifications(
 async def mark_read(notification_id: Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")],
                     user: CurrentUser, db: DbDep) -> dict[str, Any]:
     """Mark one of the caller's notifications read (again: no change)."""
-    async with db.writer.begin() as conn:
+    async with db.transaction() as conn:
         found = await queries.mark_notification_read(conn, user.user_id, notification_id,
                                                      datetime.now(UTC))
         unread_count = await queries.unread_notifications(conn, user.user_id)

@@ -24,7 +24,7 @@ async def put_user(user_id: RefId, body: UserIn, user: CurrentUser, db: DbDep) -
     """Create or update a user's name, email and store name (operators and systems)."""
     if not user.is_staff:
         raise ApiError(ErrorCode.FORBIDDEN, "only operators may change users")
-    async with db.writer.begin() as conn:
+    async with db.transaction() as conn:
         await reference_repo.upsert_user(conn, user_id, name=body.name, email=body.email,
                                          store_name=body.store_name)
     return {"success": True, "user": {"id": user_id, "name": body.name, "email": body.email,
@@ -37,7 +37,7 @@ async def put_listing(listing_id: RefId, body: ListingIn, user: CurrentUser,
     """Create or update a listing (operators and systems, or the seller for its own)."""
     if not user.is_staff and user.user_id != body.seller_id:
         raise ApiError(ErrorCode.FORBIDDEN, "a seller may only change its own listings")
-    async with db.writer.begin() as conn:
+    async with db.transaction() as conn:
         existing = await reference_repo.get_listing(conn, listing_id)
         if existing and not user.is_staff and existing.seller_id != user.user_id:
             raise ApiError(ErrorCode.FORBIDDEN, "this listing belongs to another seller")

@@ -138,7 +138,7 @@ async def test_several_api_processes_on_postgresql_each_fan_out(postgres_url, se
         async with websockets.connect(f"{url_a}?token={token(seller)}") as a, \
                 websockets.connect(f"{url_b}?token={token('pg-buyer')}") as b:
             await asyncio.sleep(0.3)
-            async with db.writer.begin() as conn:
+            async with db.transaction() as conn:
                 await orders_repo.record_status_change(conn, StatusChangeRecord(
                     order_id=order_id, order_number=number, sequence=1,
                     previous_status=OrderStatus.PAYMENT_CONFIRMED,

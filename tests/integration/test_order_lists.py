@@ -26,13 +26,13 @@ async def make_order(db, *, seller, buyer, listing, at, quantity=1, method=Payme
     cmd = CreateOrderCommand(order_id=order_id_for(wf), workflow_id=wf, request=request,
                              initial_status=OrderStatus.PAYMENT_CONFIRMED, created_at=at,
                              estimated_delivery=date(2026, 4, 1))
-    async with db.writer.begin() as conn:
+    async with db.transaction() as conn:
         created, _ = await orders_repo.create_order(conn, cmd)
     return cmd.order_id, created.order_number
 
 
 async def move(db, order_id, sequence, previous, new, *, seller, buyer, tracking=None):
-    async with db.writer.begin() as conn:
+    async with db.transaction() as conn:
         await orders_repo.record_status_change(conn, StatusChangeRecord(
             order_id=order_id, order_number="x", sequence=sequence, previous_status=previous,
             new_status=new, actor_kind=ActorKind.SELLER, actor_id=seller, buyer_id=buyer,
@@ -45,7 +45,7 @@ async def shop(db: Database):
     """A seller with 25 orders from two buyers, one an hour, with varied quantities, methods
     and statuses; returns (seller, buyers, order ids newest first)."""
     seller, buyers = unique("seller"), [unique("alice"), unique("bob")]
-    async with db.writer.begin() as conn:
+    async with db.transaction() as conn:
         await reference_repo.upsert_user(conn, seller, name="Alice Store", email="a@x.co",
                                          store_name="Alice's Electronics")
         await reference_repo.upsert_user(conn, buyers[0], name="Alice Buyer", email="b@x.co",
@@ -173,3 +173,15 @@ async def test_search_finds_by_number_product_names_and_tracking_within_scope(db
         assert await find("alice electr", party_id=unique("stranger")) == set()
         assert await find("zzz' OR 'a'='a") == set()  # only words reach the query
         assert await find("   ") == set()
+
+
+@pytest.mark.parametrize("cap", [3, 1000])
+async def test_search_pages_are_newest_first_whichever_step_answers(db, shop, monkeypatch,
+                                                                  cap):
+    from db import order_lists
+
+    monkeypatch.setattr(order_lists, "SEARCH_CAP", cap)  # 3: more matches than the cap
+    seller, _, newest_first = shop
+    async with db.engine.connect() as conn:
+        rows = await search_orders(conn, OrderFilter(seller_id=seller), "wireless", limit=10)
+    assert [r.id for r in rows] == newest_first[:10]

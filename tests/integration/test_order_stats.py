@@ -21,7 +21,7 @@ async def walk(db, order_id, seller, steps):
     """Apply (status, hours after T0) steps in order."""
     previous = S.PAYMENT_CONFIRMED
     for seq, (status, hours) in enumerate(steps, start=1):
-        async with db.writer.begin() as conn:
+        async with db.transaction() as conn:
             await orders_repo.record_status_change(conn, StatusChangeRecord(
                 order_id=order_id, order_number="x", sequence=seq, previous_status=previous,
                 new_status=status, actor_kind=ActorKind.SELLER, actor_id=seller, buyer_id="b",

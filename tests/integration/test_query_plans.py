@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 from db.engine import create_database
 from db.migrate import upgrade
-from db.order_lists import OrderFilter, list_query, search_query
+from db.order_lists import OrderFilter, list_query, match_query
 from tests import servers
 from tests.bulk import insert_orders
 
@@ -28,9 +28,9 @@ def big_url(postgres_base_url) -> str:
 @pytest.fixture(scope="module")
 async def big(big_url):
     db = create_database(big_url)
-    async with db.writer.begin() as conn:
+    async with db.transaction() as conn:
         await insert_orders(conn, first=1, count=30_000, sellers=50, buyers=3_000)
-    async with db.writer.begin() as conn:
+    async with db.transaction() as conn:
         await conn.exec_driver_sql("ANALYZE orders")
     yield db
     await db.dispose()
@@ -65,8 +65,11 @@ CURSOR = (datetime.fromisoformat("2026-05-20T00:00:00+00:00"), "zz")
         ("operator by status", lambda: list_query(
             OrderFilter(statuses=("processing",)), sort="status", descending=False,
             limit=20), "ix_orders_"),  # status_created, or created filtered on one status
-        ("search", lambda: search_query(
-            "postgresql", OrderFilter(), "1ZBULK2997", limit=20), "ix_orders_search"),
+        ("search, first step", lambda: match_query(
+            "postgresql", OrderFilter(), "1ZBULK2997", cap=1000), "ix_orders_search"),
+        ("search, scoped", lambda: match_query(
+            "postgresql", OrderFilter(party_id="bulk-buyer-7"), "1ZBULK2997", cap=1000),
+         "ix_orders_"),
     ],
 )
 async def test_dashboard_queries_use_indexes(big, name, query, index):

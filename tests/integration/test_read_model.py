@@ -34,7 +34,7 @@ def _command(request, *, at=NOW) -> CreateOrderCommand:
 
 
 async def _create(db: Database, cmd: CreateOrderCommand):
-    async with db.writer.begin() as conn:
+    async with db.transaction() as conn:
         created, _ = await orders_repo.create_order(conn, cmd)
         return created
 
@@ -140,7 +140,7 @@ async def test_a_status_change_applied_twice_is_applied_once(db):
     rec = _record(cmd, 1, OrderStatus.PAYMENT_CONFIRMED, OrderStatus.ORDER_CONFIRMED,
                   NOW + timedelta(minutes=5))
     for _ in range(2):
-        async with db.writer.begin() as conn:
+        async with db.transaction() as conn:
             await orders_repo.record_status_change(conn, rec)
     assert await _count(db, t.order_status_history, order_id=cmd.order_id) == 2
     assert await _count(db, t.order_tracking_events, order_id=cmd.order_id) == 2
@@ -155,7 +155,7 @@ async def test_a_late_retry_of_an_older_change_does_not_move_the_order_back(db):
     newer = _record(cmd, 2, OrderStatus.ORDER_CONFIRMED, OrderStatus.PROCESSING,
                     NOW + timedelta(minutes=2))
     for rec in (older, newer, older):
-        async with db.writer.begin() as conn:
+        async with db.transaction() as conn:
             await orders_repo.record_status_change(conn, rec)
     async with db.engine.connect() as conn:
         order = (await conn.execute(select(t.orders).where(t.orders.c.id == cmd.order_id))).one()

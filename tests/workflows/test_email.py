@@ -51,7 +51,7 @@ async def until(check, timeout=15.0):
 
 async def people(db):
     buyer, seller = unique("buyer"), unique("seller")
-    async with db.writer.begin() as conn:
+    async with db.transaction() as conn:
         await reference_repo.upsert_user(conn, buyer, name="John Doe",
                                          email=f"{buyer}@example.com", store_name=None)
         await reference_repo.upsert_user(conn, seller, name="Alice", email=f"{seller}@example.com",
