@@ -78,7 +78,7 @@ class EmailActivities:
                 continue  # already sent, or nobody to send to (no user record)
             message = self._message(cmd, key, user.name, user.email)
             await self._sender.send(message)
-            async with self._db.writer.begin() as conn:
+            async with self._db.transaction() as conn:
                 await insert_ignore(conn, t.email_log, {
                     "key": key, "order_id": cmd.order_id, "event": cmd.event,
                     "recipient": user.email, "message_id": message["Message-ID"],

@@ -57,7 +57,7 @@ class LedgerPaymentGateway:
             raise GatewayUnavailable(f"{kind} service unavailable (attempt {attempt})")
         now = datetime.now(UTC)
         external_id = f"{kind[:2]}_{row_id(kind, cmd.idempotency_key)[:18]}"
-        async with self._db.writer.begin() as conn:
+        async with self._db.transaction() as conn:
             await insert_ignore(
                 conn,
                 t.payment_operations,

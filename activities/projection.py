@@ -27,7 +27,7 @@ class ProjectionActivities:
     async def create_order(self, cmd: CreateOrderCommand) -> CreatedOrder:
         """Write a new order and take its inventory in one transaction (idempotent)."""
         try:
-            async with self._db.writer.begin() as conn:
+            async with self._db.transaction() as conn:
                 created, new = await orders_repo.create_order(conn, cmd)
         except DomainError as err:
             metrics.ORDERS_REJECTED.labels(err.code.value).inc()
@@ -43,7 +43,7 @@ class ProjectionActivities:
     @activity.defn
     async def record_status_change(self, rec: StatusChangeRecord) -> None:
         """Apply one status change to the read model (idempotent on order and sequence)."""
-        async with self._db.writer.begin() as conn:
+        async with self._db.transaction() as conn:
             method = await orders_repo.record_status_change(conn, rec)
         if method is not None:  # counted once: a retry finds the change already applied
             metrics.status_changed(rec, method)
@@ -51,18 +51,18 @@ class ProjectionActivities:
     @activity.defn
     async def record_timeline(self, rec: TimelineRecord) -> None:
         """Add a timeline entry that changes no status (idempotent on its event key)."""
-        async with self._db.writer.begin() as conn:
+        async with self._db.transaction() as conn:
             await events_repo.record_timeline(conn, rec)
 
     @activity.defn
     async def raise_alert(self, cmd: AlertCommand) -> None:
         """Record an alert and notify the people who must act (idempotent on the alert id)."""
-        async with self._db.writer.begin() as conn:
+        async with self._db.transaction() as conn:
             await events_repo.raise_alert(conn, cmd)
         activity.logger.warning("alert %s on %s: %s", cmd.kind, cmd.order_number, cmd.message)
 
     @activity.defn
     async def restore_inventory(self, cmd: InventoryRestoreCommand) -> bool:
         """Give a cancelled order's stock back, once; False when it already was."""
-        async with self._db.writer.begin() as conn:
+        async with self._db.transaction() as conn:
             return await events_repo.restore_inventory(conn, cmd)

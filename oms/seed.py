@@ -27,7 +27,7 @@ LISTINGS = [
 
 async def seed_demo(db: Database) -> None:
     """Upsert the demo users and listings; running it again changes nothing else."""
-    async with db.writer.begin() as conn:
+    async with db.transaction() as conn:
         for user_id, name, email, store in USERS:
             await reference_repo.upsert_user(conn, user_id, name=name, email=email,
                                              store_name=store)
