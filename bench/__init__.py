@@ -1,0 +1,1 @@
+"""Benchmarks of the service; each runnable module says what it measures and how."""

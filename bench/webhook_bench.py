@@ -1,0 +1,204 @@
+"""`python -m bench.webhook_bench`: webhook ingest against bare Temporal signals, on one server.
+
+Three measurements, same concurrency and number of operations:
+
+  api  ingest      POST /api/webhooks/shipping (signed `picked_up`) over HTTP: signature,
+                   inbox row, signal to the order's workflow, answer
+  bare signal      client.signal to a running trivial workflow whose handler runs one no-op
+                   activity (as the order workflow's projection write), from this process,
+                   served by a worker subprocess
+  api  visible     a signed `in_transit` event, then GET /api/orders/{id} every 10 ms until
+                   the status shows it: the latency a dashboard sees
+
+Orders are created and brought to `ready_to_ship` beforehand, uncounted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from api.auth import mint_token
+from api.webhook_signature import sign
+from bench.load import PhaseResult, Recorder, run_phase
+from bench.stack import BUYER, JWT_SECRET, SELLER, running_stack
+from oms import processes
+from oms.settings import DEV_SHIPPING_SECRET
+from oms.temporal import connect
+from tests.factories import checkout_body
+
+STEPS = ("order_confirmed", "processing", "ready_to_ship")
+TARGET = 0.5  # ingest throughput as a share of bare signal throughput
+
+
+@activity.defn
+async def noop(value: str) -> str:
+    return value
+
+
+@workflow.defn
+class SignalledWorkflow:
+    """Takes signals; each runs one no-op activity, as an order's projection write does."""
+
+    def __init__(self) -> None:
+        self._seen = 0
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)  # left open; the server goes away
+
+    @workflow.signal
+    async def event(self, value: str) -> None:
+        await workflow.execute_activity(noop, value, start_to_close_timeout=timedelta(seconds=30))
+        self._seen += 1
+
+
+async def _serve(address: str, task_queue: str) -> None:
+    client = await connect(address)
+    async with Worker(client, task_queue=task_queue, workflows=[SignalledWorkflow],
+                      activities=[noop]):
+        await asyncio.Event().wait()
+
+
+class WebhookBench:
+    def __init__(self, args, api: httpx.AsyncClient, client: Client, bare_queue: str) -> None:
+        self.args, self.api, self.client, self.bare_queue = args, api, client, bare_queue
+        self.buyer = {"Authorization": f"Bearer {mint_token(JWT_SECRET, BUYER)}"}
+        self.seller = {"Authorization": f"Bearer {mint_token(JWT_SECRET, SELLER)}"}
+
+    async def phase(self, name, items, job) -> PhaseResult:
+        result, _ = await run_phase(name, items, job, concurrency=self.args.concurrency,
+                                    op_timeout=30, phase_timeout=300)
+        print(f"  {name:<12} {result.ops:>5} ops {result.errors:>3} errors "
+              f"{result.seconds:6.1f} s {result.throughput:8.1f} ops/s", flush=True)
+        return result
+
+    async def ready_orders(self, count: int, listings: list[str]) -> list[str]:
+        ids: list[str] = []
+
+        async def job(n: int, rec: Recorder) -> None:
+            body = checkout_body(buyer_id=BUYER, seller_id=SELLER,
+                                 listing_id=listings[n % len(listings)])
+            order = (await self.api.post("/api/orders", json=body, headers=self.buyer)).json()
+            for status in STEPS:
+                await self.api.put(f"/api/orders/{order['order']['id']}/status",
+                                   json={"status": status}, headers=self.seller)
+            ids.append(order["order"]["id"])
+
+        await self.phase("setup", range(count), job)
+        return ids
+
+    async def post_event(self, order_id: str, status: str) -> None:
+        body = json.dumps({"eventId": uuid.uuid4().hex, "orderId": order_id, "status": status,
+                           "trackingNumber": "1ZBENCH0001", "carrier": "UPS",
+                           "occurredAt": datetime.now(UTC).isoformat()}).encode()
+        response = await self.api.post("/api/webhooks/shipping", content=body, headers={
+            "X-OMS-Signature": sign(DEV_SHIPPING_SECRET, body, int(time.time())),
+            "content-type": "application/json"})
+        if response.status_code != 200 or response.json()["status"] != "accepted":
+            raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
+
+    async def ingest(self, order_ids: list[str]) -> PhaseResult:
+        async def job(order_id: str, rec: Recorder) -> None:
+            await rec.measure(self.post_event(order_id, "picked_up"))
+
+        return await self.phase("api ingest", order_ids, job)
+
+    async def visible(self, order_ids: list[str]) -> PhaseResult:
+        async def job(order_id: str, rec: Recorder) -> None:
+            async def until_visible() -> None:
+                await self.post_event(order_id, "in_transit")
+                while True:
+                    order = (await self.api.get(f"/api/orders/{order_id}",
+                                                headers=self.buyer)).json()["order"]
+                    if order["status"] == "in_transit":
+                        return
+                    await asyncio.sleep(0.01)
+
+            await rec.measure(until_visible())
+
+        return await self.phase("api visible", order_ids, job)
+
+    async def bare_signal(self, count: int) -> PhaseResult:
+        ids = [f"signalled-{uuid.uuid4().hex[:8]}-{n}" for n in range(count)]
+        for workflow_id in ids:  # started beforehand, uncounted
+            await self.client.start_workflow(SignalledWorkflow.run, id=workflow_id,
+                                             task_queue=self.bare_queue)
+
+        async def job(workflow_id: str, rec: Recorder) -> None:
+            handle = self.client.get_workflow_handle_for(SignalledWorkflow.run, workflow_id)
+            await rec.measure(handle.signal(SignalledWorkflow.event, "picked_up"))
+
+        return await self.phase("bare signal", ids, job)
+
+
+async def measure(stack, args) -> dict[str, PhaseResult]:
+    bare_queue = f"signalled-{uuid.uuid4().hex[:8]}"
+    worker = processes.spawn([sys.executable, "-m", "bench.webhook_bench", "--serve",
+                              stack.temporal_address, bare_queue],
+                             log=stack.logs / "signalled_worker.log")
+    try:
+        client = await connect(stack.temporal_address)
+        limits = httpx.Limits(max_connections=args.concurrency)
+        async with httpx.AsyncClient(base_url=stack.api_url, limits=limits, timeout=30) as api:
+            bench = WebhookBench(args, api, client, bare_queue)
+            warm = await bench.ready_orders(args.warmup, stack.listings)
+            await bench.ingest(warm)
+            await bench.bare_signal(args.warmup)
+            print("measured", flush=True)
+            orders = await bench.ready_orders(args.events, stack.listings)
+            results = {"bare_signal": await bench.bare_signal(args.events),
+                       "api_ingest": await bench.ingest(orders)}
+            await asyncio.sleep(2)  # let the ingested events settle before timing visibility
+            results["api_visible"] = await bench.visible(orders[: args.visible])
+            return results
+    finally:
+        processes.stop(worker)
+
+
+def report(results: dict[str, PhaseResult]) -> None:
+    print(f"\n{'':<14}{'ops/s':>9}{'p50 ms':>10}{'p99 ms':>10}")
+    for name, result in results.items():
+        print(f"{name:<14}{result.throughput:>9.1f}{result.percentile(50):>10.1f}"
+              f"{result.percentile(99):>10.1f}")
+    bare = results["bare_signal"].throughput
+    share = results["api_ingest"].throughput / bare if bare else 0.0
+    print(f"\ningest / bare signal = {share:.2f} (target {TARGET}: "
+          f"{'met' if share >= TARGET else 'missed'})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.webhook_bench",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=300)
+    parser.add_argument("--visible", type=int, default=100,
+                        help="events timed until visible in GET /api/orders/{id}")
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--serve", nargs=2, metavar=("ADDRESS", "TASK_QUEUE"),
+                        help=argparse.SUPPRESS)  # the bare worker subprocess
+    args = parser.parse_args(argv)
+    if args.serve:
+        asyncio.run(_serve(*args.serve))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="oms-webhook-bench-") as tmp, \
+            running_stack(Path(tmp), listings=4, inventory=10**9, log_level="INFO") as stack:
+        results = asyncio.run(measure(stack, args))
+    report(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
