@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities import metrics
-from db import events_repo, orders_repo
+from db import events_repo, inbox_repo, orders_repo
 from db.engine import Database
+from db.events_repo import EVENT_PAYLOAD
 from domain.commands import (
     AlertCommand,
     CreatedOrder,
@@ -17,6 +20,7 @@ from domain.commands import (
     TimelineRecord,
 )
 from domain.errors import DomainError
+from domain.events import ExternalEvent
 
 
 class ProjectionActivities:
@@ -45,6 +49,7 @@ class ProjectionActivities:
         """Apply one status change to the read model (idempotent on order and sequence)."""
         async with self._db.transaction() as conn:
             method = await orders_repo.record_status_change(conn, rec)
+            await self._record_inbox(conn, rec.order_id, rec.inbox_event)
         if method is not None:  # counted once: a retry finds the change already applied
             metrics.status_changed(rec, method)
 
@@ -53,6 +58,18 @@ class ProjectionActivities:
         """Add a timeline entry that changes no status (idempotent on its event key)."""
         async with self._db.transaction() as conn:
             await events_repo.record_timeline(conn, rec)
+            await self._record_inbox(conn, rec.order_id, rec.inbox_event)
+
+    async def _record_inbox(self, conn, order_id: str, event: ExternalEvent | None) -> None:
+        """The webhook inbox row of an event the workflow applied (the API only signalled it,
+        so a webhook costs the API no write: see api/webhook_ingest.py)."""
+        if event is None:
+            return
+        await inbox_repo.record(
+            conn, source=event.source.value, event_id=event.event_id, event_type=event.kind,
+            order_id=order_id, workflow_id=activity.info().workflow_id,
+            payload=EVENT_PAYLOAD.dump_python(event, mode="json"), status="accepted",
+            now=datetime.now(UTC))
 
     @activity.defn
     async def raise_alert(self, cmd: AlertCommand) -> None:

@@ -1,16 +1,19 @@
 """Webhook events in: signalled to the order's workflow and recorded once in the inbox.
 
-The signal goes first and the inbox row after it, in one write: the provider is answered only
-when both are done, so an event is never acknowledged and lost. If Temporal or the database is
-down the answer is 503 and the provider's resend delivers it (the workflow applies each event
-id once, so a resend that reaches it twice changes nothing). An event for an order whose
-workflow does not exist yet is kept as `pending`, and the order claims it when it starts.
+An event is acknowledged only once Temporal has stored the signal, so it is never acknowledged
+and lost; if Temporal is down the answer is 503 and the provider's resend delivers it. The
+workflow applies each event id once and records the inbox row in the same transaction as the
+change the event makes, so the API itself writes nothing for an accepted event; a resend that
+arrives before that row is signalled again and changes nothing. An event for an order whose
+workflow does not exist yet is kept here as `pending`, and the order claims it when it starts;
+unknown orders and types are recorded here, so providers stop retrying.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -35,16 +38,20 @@ async def ingest(db: Database, client: Client, body: ShippingEventIn | EscrowEve
 async def _ingest(db: Database, client: Client, body: ShippingEventIn | EscrowEventIn) -> str:
     event = body.to_event()
     source = event.source.value
-    async with db.engine.connect() as conn:
+    async with db.engine.connect() as conn:  # one connection for both reads
         if await inbox_repo.seen(conn, source, event.event_id):
             return "duplicate"
-    workflow_id = await _workflow_for(db, body)
+        workflow_id = await _workflow_for(conn, body)
     if not body.known:
         outcome = "unknown_type"
     elif workflow_id is None:
         outcome = "unknown_order"
     else:
         outcome = await _deliver(client, workflow_id, event)
+        if outcome == "accepted":
+            # The workflow now holds the event durably and writes its inbox row with the change
+            # it makes, in one transaction; the API writes nothing on this, the common path.
+            return outcome
     async with db.transaction() as conn:
         inserted = await inbox_repo.record(
             conn, source=source, event_id=event.event_id, event_type=event.kind,
@@ -65,11 +72,11 @@ async def _ingest(db: Database, client: Client, body: ShippingEventIn | EscrowEv
     return outcome
 
 
-async def _workflow_for(db: Database, body: ShippingEventIn | EscrowEventIn) -> str | None:
+async def _workflow_for(conn: AsyncConnection, body: ShippingEventIn | EscrowEventIn
+                        ) -> str | None:
     order_id = body.order_id
     if order_id is not None:
-        async with db.engine.connect() as conn:
-            found = await inbox_repo.workflow_of_order(conn, order_id)
+        found = await inbox_repo.workflow_of_order(conn, order_id)
         if found is not None:
             return found
     escrow_id = getattr(body, "escrow_id", None)

@@ -209,6 +209,8 @@ class StatusChangeRecord:
     # For metrics: since when the order was in its previous status, and when it was created.
     previous_since: datetime | None = None
     order_created_at: datetime | None = None
+    # The webhook event that caused the change: recorded in the inbox in the same transaction.
+    inbox_event: ExternalEvent | None = None
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,7 @@ class TimelineRecord:
     status: OrderStatus | None = None
     location: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    inbox_event: ExternalEvent | None = None  # recorded in the inbox in the same transaction
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,8 @@ class OrderEffects:
 
     async def record_change(self, before: OrderSnapshot, after: OrderSnapshot, actor: ActorKind,
                             actor_id: str, *, reason: str | None, notes: str | None,
-                            metadata: dict[str, str]) -> None:
+                            metadata: dict[str, str],
+                            inbox_event: ExternalEvent | None = None) -> None:
         await workflow.execute_activity_method(
             ProjectionActivities.record_status_change,
             StatusChangeRecord(
@@ -108,6 +109,7 @@ class OrderEffects:
                 metadata=metadata,
                 previous_since=before.status_updated_at,
                 order_created_at=after.created_at,
+                inbox_event=inbox_event,
             ),
             **_PROJECTION,
         )
@@ -125,6 +127,7 @@ class OrderEffects:
                 occurred_at=event.occurred_at,
                 location=event.location,
                 metadata={**metadata, "kind": event.kind, "applied": "false"},
+                inbox_event=event,
             ),
             **_PROJECTION,
         )

@@ -250,7 +250,7 @@ class OrderWorkflow:
                 decision.target, ActorKind.SYSTEM, f"{event.source.value}-webhook",
                 reason=event.kind, tracking_number=event.tracking_number, carrier=event.carrier,
                 estimated_delivery=event.estimated_delivery, metadata=meta,
-                settled_externally=decision.settled_externally,
+                settled_externally=decision.settled_externally, inbox_event=event,
             )
         else:
             # Late, repeated or out of order: it goes on the timeline and changes nothing.
@@ -326,7 +326,8 @@ class OrderWorkflow:
                      reason: str | None, notes: str | None = None,
                      tracking_number: str | None = None, carrier: str | None = None,
                      estimated_delivery=None, metadata: dict[str, str] | None = None,
-                     refund_amount=None, settled_externally: bool = False) -> OrderSnapshot:
+                     refund_amount=None, settled_externally: bool = False,
+                     inbox_event: ExternalEvent | None = None) -> OrderSnapshot:
         """Move the order: state, read model, search attributes and what it now owes."""
         order = self._order
         assert order is not None
@@ -352,7 +353,8 @@ class OrderWorkflow:
             self._stuck_since = None
             workflow.upsert_search_attributes([shared.STUCK_SINCE.value_unset()])
         await self._effects.record_change(order, changed, actor, actor_id, reason=reason,
-                                          notes=notes, metadata=metadata or {})
+                                          notes=notes, metadata=metadata or {},
+                                          inbox_event=inbox_event)
         self._publish()
         if self._current:
             self._owed += compensations(

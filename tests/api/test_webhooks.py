@@ -94,14 +94,22 @@ async def test_a_duplicate_delivered_three_times_has_one_effect(api, session_db)
     await ready_to_ship(api, order_id, seller)
     event = scan(order_id, "picked_up", event_id=unique("dup"))
     answers = [(await post_signed(api, "shipping", event)).json()["status"] for _ in range(3)]
-    assert answers == ["accepted", "duplicate", "duplicate"]
+    # A resend that beats the workflow's inbox write is signalled again; either way it is
+    # acknowledged and applied once.
+    assert answers[0] == "accepted" and set(answers) <= {"accepted", "duplicate"}
     assert await status_becomes(api, order_id, "shipped")
+
+    async def inbox_rows():
+        async with session_db.engine.connect() as conn:
+            return (await conn.execute(select(t.webhook_events).where(
+                t.webhook_events.c.event_id == event["eventId"]))).all()
+
+    assert await until(inbox_rows)
+    assert [r.status for r in await inbox_rows()] == ["accepted"]
+    later = await post_signed(api, "shipping", event)
+    assert later.json()["status"] == "duplicate"
     history = (await api.get(f"/api/orders/{order_id}/history", headers=bearer(seller))).json()
     assert [h["newStatus"] for h in history["history"]].count("shipped") == 1
-    async with session_db.engine.connect() as conn:
-        rows = (await conn.execute(select(t.webhook_events).where(
-            t.webhook_events.c.event_id == event["eventId"]))).all()
-    assert [r.status for r in rows] == ["accepted"]
 
 
 async def test_a_late_scan_is_recorded_and_changes_nothing(api, session_db):
