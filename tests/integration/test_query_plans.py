@@ -56,6 +56,9 @@ CURSOR = (datetime.fromisoformat("2026-05-20T00:00:00+00:00"), "zz")
         ("seller cursor page", lambda: list_query(
             OrderFilter(seller_id="bulk-seller-7"), sort="createdAt", descending=True,
             limit=20, after=CURSOR), "ix_orders_seller"),
+        ("seller deep offset page", lambda: list_query(
+            OrderFilter(seller_id="bulk-seller-7"), sort="createdAt", descending=True,
+            limit=20, offset=400), "ix_orders_seller"),
         ("buyer filtered", lambda: list_query(
             OrderFilter(buyer_id="bulk-buyer-7", statuses=("completed", "shipped")),
             sort="createdAt", descending=True, limit=20), "ix_orders_buyer"),
