@@ -75,3 +75,14 @@ async def test_an_order_no_worker_answers_in_time_is_503_and_kept(settings, sess
         async with build_worker(client, session_db, lonely, lonely.task_queue):
             retry = await http.post("/api/orders", json=body, headers=bearer("b-lonely"))
         assert retry.status_code == 201, retry.text
+
+
+async def test_a_webhook_while_the_backends_are_down_is_503_for_the_provider_to_resend(
+    api_without_backends,
+):
+    from tests.api.test_webhooks import post_signed, scan
+
+    response = await post_signed(api_without_backends, "shipping",
+                                 scan("00000000-0000-0000-0000-000000000000", "in_transit"))
+    assert response.status_code == 503
+    assert response.json()["canRetry"] is True
