@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import tables as t
@@ -41,35 +41,48 @@ async def order_stats(conn: AsyncConnection, *, seller_id: str | None, start: da
     window = [o.c.created_at >= start, o.c.created_at < end]
     if seller_id is not None:
         window.append(o.c.seller_id == seller_id)
-    where = and_(*window)
-
-    def n(condition) -> object:
-        return func.sum(case((condition, 1), else_=0))
-
-    totals = (await conn.execute(select(
-        func.count(), n(o.c.status == "completed"),
-        func.avg(_seconds(conn, o.c.shipped_at)), func.avg(_seconds(conn,
-                                                                  o.c.actual_delivery_date)),
-    ).where(where))).one()
-    cancelled = {r.cancelled_from or "unknown": r.n for r in await conn.execute(
-        select(o.c.cancelled_from, func.count().label("n"))
-        .where(where, o.c.status == "cancelled").group_by(o.c.cancelled_from))}
-    values = {r.currency: Decimal(r.units) / UNITS / r.n for r in await conn.execute(
-        select(o.c.currency, func.sum(o.c.total_units).label("units"), func.count().label("n"))
-        .where(where).group_by(o.c.currency))}
-    methods = {r.payment_method: {"orders": r.n, "completed": r.done or 0, "failed": r.bad or 0}
-               for r in await conn.execute(
-        select(o.c.payment_method, func.count().label("n"),
-               n(o.c.status == "completed").label("done"),
-               n(o.c.status.in_(("failed", "cancelled", "refunded"))).label("bad"))
-        .where(where).group_by(o.c.payment_method))}
+    # One pass over the window's orders, grouped finely enough to fold every figure from it
+    # (one statement instead of four scans of the same rows).
+    groups = (await conn.execute(
+        select(o.c.payment_method, o.c.currency, o.c.status, o.c.cancelled_from,
+               func.count().label("n"), func.sum(o.c.total_units).label("units"),
+               func.sum(_seconds(conn, o.c.shipped_at)).label("to_shipped"),
+               func.count(o.c.shipped_at).label("shipped"),
+               func.sum(_seconds(conn, o.c.actual_delivery_date)).label("to_delivered"),
+               func.count(o.c.actual_delivery_date).label("delivered"))
+        .where(and_(*window))
+        .group_by(o.c.payment_method, o.c.currency, o.c.status, o.c.cancelled_from)
+    )).all()
+    created = sum(g.n for g in groups)
+    cancelled: dict[str, int] = {}
+    units: dict[str, list[int]] = {}
+    methods: dict[str, dict[str, int]] = {}
+    for g in groups:
+        if g.status == "cancelled":
+            key = g.cancelled_from or "unknown"
+            cancelled[key] = cancelled.get(key, 0) + g.n
+        total = units.setdefault(g.currency, [0, 0])
+        total[0] += int(g.units or 0)
+        total[1] += g.n
+        method = methods.setdefault(g.payment_method,
+                                    {"orders": 0, "completed": 0, "failed": 0})
+        method["orders"] += g.n
+        if g.status == "completed":
+            method["completed"] += g.n
+        elif g.status in ("failed", "cancelled", "refunded"):
+            method["failed"] += g.n
     return OrderStats(
         counts_by_status=by_status,
-        created=totals[0],
-        completed=totals[1] or 0,
+        created=created,
+        completed=sum(g.n for g in groups if g.status == "completed"),
         cancelled_from=cancelled,
-        average_value=values,
-        fulfilment_seconds={"toShipped": _float(totals[2]), "toDelivered": _float(totals[3])},
+        average_value={cur: Decimal(u) / UNITS / n for cur, (u, n) in units.items()},
+        fulfilment_seconds={
+            "toShipped": _mean(sum(g.to_shipped or 0 for g in groups),
+                               sum(g.shipped for g in groups)),
+            "toDelivered": _mean(sum(g.to_delivered or 0 for g in groups),
+                                 sum(g.delivered for g in groups)),
+        },
         by_method=methods,
     )
 
@@ -81,5 +94,5 @@ def _seconds(conn: AsyncConnection, later):
     return (func.julianday(later) - func.julianday(o.c.created_at)) * 86400.0
 
 
-def _float(value) -> float | None:
-    return None if value is None else round(float(value), 1)
+def _mean(total, count: int) -> float | None:
+    return None if count == 0 else round(float(total) / count, 1)
