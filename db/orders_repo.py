@@ -18,7 +18,7 @@ from db import tables as t
 from db.events_repo import claim_early_events
 from db.ids import row_id
 from db.notification_rows import notifications_for_change, notifications_for_creation
-from db.upsert import insert_ignore
+from db.upsert import dialect_insert, insert_ignore
 from domain.commands import CreatedOrder, CreateOrderCommand, StatusChangeRecord
 from domain.errors import DomainError, ErrorCode
 from domain.money import quantize, to_wire
@@ -92,8 +92,8 @@ async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand
             search_text=document,
         )
     )
-    await search_index.index_order(conn, cmd.order_id, document)
-    await status_counts.bump(conn, req.seller_id, cmd.initial_status.value, +1)
+    await search_index.index_order(conn, cmd.order_id, document, new=True)
+    await status_counts.bump(conn, req.seller_id, {cmd.initial_status.value: +1})
     await conn.execute(
         t.order_items.insert().values(
             id=row_id(cmd.order_id, "item", 0),
@@ -196,16 +196,14 @@ async def _names(conn: AsyncConnection, *user_ids: str) -> dict[str, tuple[str, 
 
 async def _next_order_number(conn: AsyncConnection, year: int) -> str:
     # One counter row per year, bumped inside the order's own transaction: numbers are unique
-    # and a rolled-back creation gives its number back.
-    await insert_ignore(conn, t.order_number_counters, {"year": year, "last_value": 0})
-    value = (
-        await conn.execute(
-            update(t.order_number_counters)
-            .where(t.order_number_counters.c.year == year)
-            .values(last_value=t.order_number_counters.c.last_value + 1)
-            .returning(t.order_number_counters.c.last_value)
-        )
-    ).scalar_one()
+    # and a rolled-back creation gives its number back. One statement creates or bumps it.
+    counters = t.order_number_counters
+    stmt = dialect_insert(conn, counters).values(year=year, last_value=1)
+    value = (await conn.execute(
+        stmt.on_conflict_do_update(index_elements=["year"],
+                                   set_={"last_value": counters.c.last_value + 1})
+        .returning(counters.c.last_value)
+    )).scalar_one()
     return format_order_number(year, value)
 
 
@@ -247,9 +245,10 @@ async def record_status_change(conn: AsyncConnection, rec: StatusChangeRecord) -
         .returning(t.orders.c.seller_id, t.orders.c.search_text, t.orders.c.payment_method)
     )).first()
     if moved is not None:  # this write took effect: a retry or a late write does not get here
+        changes = {rec.new_status.value: +1}
         if rec.previous_status is not None:
-            await status_counts.bump(conn, moved.seller_id, rec.previous_status.value, -1)
-        await status_counts.bump(conn, moved.seller_id, rec.new_status.value, +1)
+            changes[rec.previous_status.value] = -1
+        await status_counts.bump(conn, moved.seller_id, changes)
         if rec.tracking_number:
             await search_index.index_order(conn, rec.order_id, moved.search_text)
     source = {"buyer": "buyer", "seller": "seller", "operator": "operator"}.get(

@@ -22,10 +22,13 @@ def compose(*parts: str | None) -> str:
     return re.sub(r"[\W_]+", " ", joined).strip()[:4000]
 
 
-async def index_order(conn: AsyncConnection, order_id: str, document: str) -> None:
+async def index_order(conn: AsyncConnection, order_id: str, document: str, *,
+                      new: bool = False) -> None:
+    """`new`: the order row was inserted in this same transaction, so it has no entry yet."""
     if conn.dialect.name != "sqlite":
         return
-    # Delete then insert: idempotent under retry, and correct after a change.
-    await conn.execute(text("DELETE FROM orders_fts WHERE order_id = :id"), {"id": order_id})
+    if not new:  # replace the entry: correct after a change, and idempotent under retry
+        await conn.execute(text("DELETE FROM orders_fts WHERE order_id = :id"),
+                           {"id": order_id})
     await conn.execute(text("INSERT INTO orders_fts (order_id, body) VALUES (:id, :body)"),
                        {"id": order_id, "body": document})

@@ -10,15 +10,17 @@ from db.upsert import dialect_insert
 PLATFORM = ""  # the seller_id of the platform-wide row
 
 
-async def bump(conn: AsyncConnection, seller_id: str, status: str, delta: int) -> None:
-    """Add `delta` to the count of `status`, for the seller and for the platform.
+async def bump(conn: AsyncConnection, seller_id: str, changes: dict[str, int]) -> None:
+    """Add each status's delta to its count, for the seller and for the platform, in one
+    statement.
 
     Callers bump only when their write to the order row took effect, so a retried activity
     never counts twice."""
     counts = t.order_status_counts
-    for scope in (seller_id, PLATFORM):
-        stmt = dialect_insert(conn, counts).values(seller_id=scope, status=status, count=delta)
-        await conn.execute(stmt.on_conflict_do_update(
-            index_elements=["seller_id", "status"],
-            set_={"count": counts.c["count"] + stmt.excluded["count"]},
-        ))
+    rows = [{"seller_id": scope, "status": status, "count": delta}
+            for scope in (seller_id, PLATFORM) for status, delta in changes.items()]
+    stmt = dialect_insert(conn, counts).values(rows)
+    await conn.execute(stmt.on_conflict_do_update(
+        index_elements=["seller_id", "status"],
+        set_={"count": counts.c["count"] + stmt.excluded["count"]},
+    ))
