@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import tables as t
@@ -45,10 +45,3 @@ async def mark(conn: AsyncConnection, source: str, event_id: str, status: str, *
 async def workflow_of_order(conn: AsyncConnection, order_id: str) -> str | None:
     return (await conn.execute(select(t.orders.c.workflow_id)
                                .where(t.orders.c.id == order_id))).scalar_one_or_none()
-
-
-async def events(conn: AsyncConnection, *, source: str | None = None) -> list[Row]:
-    query = select(inbox).order_by(inbox.c.received_at)
-    if source:
-        query = query.where(inbox.c.source == source)
-    return list((await conn.execute(query)).all())

@@ -100,11 +100,6 @@ async def mark_notification_read(conn: AsyncConnection, user_id: str, notificati
     return True
 
 
-async def payment_operations_for(conn: AsyncConnection, workflow_id: str) -> list[Row]:
-    query = select(t.payment_operations).where(t.payment_operations.c.workflow_id == workflow_id)
-    return list((await conn.execute(query)).all())
-
-
 async def alerts_page(conn: AsyncConnection, *, seller_id: str | None, kind: str | None,
                       limit: int, offset: int) -> list[Row]:
     """Newest first; only one seller's when `seller_id` is given."""

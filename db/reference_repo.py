@@ -41,7 +41,3 @@ async def upsert_listing(conn: AsyncConnection, listing_id: str, *, seller_id: s
 
 async def get_listing(conn: AsyncConnection, listing_id: str) -> Row | None:
     return (await conn.execute(select(t.listings).where(t.listings.c.id == listing_id))).first()
-
-
-async def get_user(conn: AsyncConnection, user_id: str) -> Row | None:
-    return (await conn.execute(select(t.users).where(t.users.c.id == user_id))).first()

@@ -37,9 +37,10 @@ def parse_amount(value: object) -> Decimal:
     elif isinstance(value, Decimal):
         if not value.is_finite():
             raise MoneyError("amount must be a finite number")
-        text = format(value, "f") if value.as_tuple().exponent >= -18 else "x"
-        # A JSON number in exponent form (1e3) arrives as Decimal('1E+3'): reject the notation.
-        if "E" in str(value).upper():
+        # A JSON number in exponent form (1e3) arrives as Decimal('1E+3'): reject the notation;
+        # str() of any other Decimal is its plain digits, checked below like a string.
+        text = str(value)
+        if "E" in text.upper():
             raise MoneyError("amount must not use exponent notation")
     elif isinstance(value, str):
         text = value

@@ -100,11 +100,11 @@ async def _eventually(check, attempts=100):
     return await check()
 
 
-async def test_an_unconfirmed_payment_fails_after_an_hour_and_restocks(stack):
+async def test_an_unconfirmed_payment_fails_after_an_hour_and_restocks(env, stack):
     request, handle = await _order(stack, PaymentMethod.CRYPTO, final=False)
     assert (await handle.query(OrderWorkflow.snapshot)).status is S.PAYMENT_PENDING
     # (The test server skips time only when told to after an update-with-start.)
-    await stack_env[0].sleep(2 * HOUR)
+    await env.sleep(2 * HOUR)
     outcome = await handle.result()
     assert outcome.status is S.FAILED
     db = stack[2]
@@ -113,11 +113,11 @@ async def test_an_unconfirmed_payment_fails_after_an_hour_and_restocks(stack):
     assert await _rows(db, t.payment_operations, payment_reference=request.payment.reference) == []
 
 
-async def test_a_seller_who_never_confirms_gets_the_order_cancelled_and_refunded(stack):
+async def test_a_seller_who_never_confirms_gets_the_order_cancelled_and_refunded(env, stack):
     request, handle = await _order(stack, PaymentMethod.ESCROW)
-    await stack_env[0].sleep(71 * HOUR)
+    await env.sleep(71 * HOUR)
     assert (await handle.query(OrderWorkflow.snapshot)).status is S.ESCROW_LOCKED
-    await stack_env[0].sleep(2 * HOUR)
+    await env.sleep(2 * HOUR)
     assert (await handle.result()).status is S.CANCELLED
     db = stack[2]
     history = await _rows(db, t.order_status_history, order_id=(
@@ -129,12 +129,11 @@ async def test_a_seller_who_never_confirms_gets_the_order_cancelled_and_refunded
     assert (await _rows(db, t.listings, id=request.listing_id))[0].inventory == 10
 
 
-async def test_a_stuck_order_alerts_after_48_hours_and_again_each_day(stack):
-    env_client, _, db = stack
+async def test_a_stuck_order_alerts_after_48_hours_and_again_each_day(env, stack):
+    _, _, db = stack
     _, handle = await _order(stack)
     await _move(handle, S.ORDER_CONFIRMED, S.PROCESSING)
     order_id = (await handle.query(OrderWorkflow.snapshot)).order_id
-    env = stack_env[0]
     await env.sleep(47 * HOUR)
     assert await _rows(db, t.alerts, order_id=order_id) == []
     await env.sleep(2 * HOUR)
@@ -157,11 +156,10 @@ async def _rows_if(db, table, count, **where):
     return rows if len(rows) >= count else []
 
 
-async def test_a_shipment_that_never_arrives_alerts_after_14_days(stack):
+async def test_a_shipment_that_never_arrives_alerts_after_14_days(env, stack):
     _, handle = await _order(stack)
     await _move(handle, S.ORDER_CONFIRMED, S.PROCESSING, S.READY_TO_SHIP, S.SHIPPED)
     order_id = (await handle.query(OrderWorkflow.snapshot)).order_id
-    env = stack_env[0]
     await env.sleep(6 * 24 * HOUR)
     await _move(handle, S.IN_TRANSIT)  # a scan does not reset the shipment's clock
     await env.sleep(8 * 24 * HOUR + HOUR)
@@ -169,11 +167,11 @@ async def test_a_shipment_that_never_arrives_alerts_after_14_days(stack):
     assert [(a.kind, a.order_status) for a in alerts] == [("stuck_shipment", "in_transit")]
 
 
-async def test_a_delivered_escrow_order_completes_after_the_dispute_window(stack):
+async def test_a_delivered_escrow_order_completes_after_the_dispute_window(env, stack):
     request, handle = await _order(stack, PaymentMethod.ESCROW)
     await _move(handle, S.ORDER_CONFIRMED, S.PROCESSING, S.READY_TO_SHIP, S.SHIPPED,
                 S.DELIVERED)
-    await stack_env[0].sleep(7 * 24 * HOUR + HOUR)
+    await env.sleep(7 * 24 * HOUR + HOUR)
     assert (await handle.result()).status is S.COMPLETED
     ledger = await _rows(stack[2], t.payment_operations,
                          payment_reference=request.payment.reference)
@@ -181,11 +179,10 @@ async def test_a_delivered_escrow_order_completes_after_the_dispute_window(stack
         ("release", Decimal("200"), "succeeded")]
 
 
-async def test_a_buyer_can_dispute_within_the_window_and_not_after(stack):
+async def test_a_buyer_can_dispute_within_the_window_and_not_after(env, stack):
     _, handle = await _order(stack)
     await _move(handle, S.ORDER_CONFIRMED, S.PROCESSING, S.READY_TO_SHIP, S.SHIPPED,
                 S.DELIVERED)
-    env = stack_env[0]
     await env.sleep(6 * 24 * HOUR)
     snapshot = await handle.execute_update(OrderWorkflow.change_status, StatusChangeRequest(
         status=S.DISPUTED, actor_kind=ActorKind.BUYER, actor_id="b", reason="dispute_opened",
@@ -199,13 +196,13 @@ async def test_a_buyer_can_dispute_within_the_window_and_not_after(stack):
                        type="alert_dispute_unresolved") == []  # operators read GET /api/alerts
 
 
-async def test_the_dispute_window_closes(stack):
+async def test_the_dispute_window_closes(env, stack):
     from temporalio.service import RPCError, RPCStatusCode
 
     _, handle = await _order(stack, PaymentMethod.CRYPTO)
     await _move(handle, S.ORDER_CONFIRMED, S.PROCESSING, S.READY_TO_SHIP, S.SHIPPED,
                 S.DELIVERED)
-    await stack_env[0].sleep(7 * 24 * HOUR + HOUR)
+    await env.sleep(7 * 24 * HOUR + HOUR)
     # The order completed itself and its workflow ended: nothing can dispute it now (the API
     # answers this with 409 INVALID_TRANSITION).
     assert (await handle.result()).status is S.COMPLETED
@@ -213,13 +210,3 @@ async def test_the_dispute_window_closes(stack):
         await handle.execute_update(OrderWorkflow.change_status, StatusChangeRequest(
             status=S.DISPUTED, actor_kind=ActorKind.BUYER, actor_id="b"))
     assert err.value.status is RPCStatusCode.NOT_FOUND
-
-
-stack_env: list = []
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _remember_env(env):
-    stack_env.append(env)
-    yield
-    stack_env.clear()
