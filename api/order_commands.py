@@ -77,11 +77,19 @@ async def create_order(client: Client, settings: Settings, request: OrderRequest
             rpc_timeout=settings.temporal_rpc_timeout,
         )
     except WorkflowUpdateFailedError as err:
+        if _workflow_closed_first(err):
+            # A retry that reached a rejected order as it closed: its outcome is the answer.
+            return await _finished_order(client, workflow_id)
         raise _from_update_failure(err) from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise _no_answer() from None
     except WorkflowAlreadyStartedError:
         return await _finished_order(client, workflow_id)
+
+
+def _workflow_closed_first(err: WorkflowUpdateFailedError) -> bool:
+    cause = err.cause
+    return isinstance(cause, ApplicationError) and cause.type == "AcceptedUpdateCompletedWorkflow"
 
 
 async def _finished_order(client: Client, workflow_id: str) -> OrderSnapshot:

@@ -229,15 +229,16 @@ def print_report(results: dict[str, PhaseResult], args: argparse.Namespace) -> N
             print(f"{key}: {r.errors} failed, first: {r.first_error}")
 
 
-def print_cpu(results: dict[str, PhaseResult]) -> None:
+def print_cpu(results: dict[str, PhaseResult], labels: dict[str, str] | None = None) -> None:
     """CPU milliseconds per operation in each process, and how busy the cores were."""
+    labels = labels or LABELS
     names = [n for n in next(iter(results.values())).cpu if n != cpu.OTHER]
     if not names:
         return
     cores = len(os.sched_getaffinity(0))
     print(f"\nCPU ms per operation; ours and other: share of the {cores} cores over the phase")
     print(f"{'operation':<38}" + "".join(f"{n:>12}" for n in names) + f"{'ours':>6}{'other':>7}")
-    for key, label in LABELS.items():
+    for key, label in labels.items():
         r = results[key]
         per_op = "".join(f"{r.cpu.get(n, 0) / max(r.ops, 1) * 1000:>12.1f}" for n in names)
         capacity = r.seconds * cores or 1

@@ -32,7 +32,9 @@ from temporalio.worker import Worker
 
 from api.auth import mint_token
 from api.webhook_signature import sign
+from bench import cpu
 from bench.load import PhaseResult, Recorder, run_phase
+from bench.run_bench import print_cpu
 from bench.stack import BUYER, JWT_SECRET, SELLER, running_stack
 from oms import processes
 from oms.settings import DEV_SHIPPING_SECRET
@@ -73,14 +75,18 @@ async def _serve(address: str, task_queue: str) -> None:
 
 
 class WebhookBench:
-    def __init__(self, args, api: httpx.AsyncClient, client: Client, bare_queue: str) -> None:
+    def __init__(self, args, api: httpx.AsyncClient, client: Client, bare_queue: str,
+                 pids: dict[str, int]) -> None:
         self.args, self.api, self.client, self.bare_queue = args, api, client, bare_queue
+        self.pids = pids
         self.buyer = {"Authorization": f"Bearer {mint_token(JWT_SECRET, BUYER)}"}
         self.seller = {"Authorization": f"Bearer {mint_token(JWT_SECRET, SELLER)}"}
 
     async def phase(self, name, items, job) -> PhaseResult:
+        before = cpu.snapshot(self.pids)
         result, _ = await run_phase(name, items, job, concurrency=self.args.concurrency,
                                     op_timeout=30, phase_timeout=300)
+        result.cpu = cpu.spent(before, cpu.snapshot(self.pids))
         print(f"  {name:<12} {result.ops:>5} ops {result.errors:>3} errors "
               f"{result.seconds:6.1f} s {result.throughput:8.1f} ops/s", flush=True)
         return result
@@ -167,7 +173,9 @@ async def measure(stack, args) -> dict[str, PhaseResult]:
         client = await connect(stack.temporal_address)
         limits = httpx.Limits(max_connections=args.concurrency)
         async with httpx.AsyncClient(base_url=stack.api_url, limits=limits, timeout=30) as api:
-            bench = WebhookBench(args, api, client, bare_queue)
+            pids = {name: pid for name, pid in stack.pids.items() if name != "bare worker"}
+            pids["signal worker"] = worker.pid
+            bench = WebhookBench(args, api, client, bare_queue, pids)
             warm = await bench.ready_orders(args.warmup, stack.listings)
             await bench.ingest(warm)
             await bench.bare_signal(args.warmup)
@@ -189,6 +197,8 @@ def report(results: dict[str, PhaseResult]) -> None:
     for name, result in results.items():
         print(f"{name:<14}{result.throughput:>9.1f}{result.percentile(50):>10.1f}"
               f"{result.percentile(99):>10.1f}")
+    print_cpu(results, {"bare_signal": "bare signal", "api_ingest": "api ingest",
+                        "api_visible": "api visible"})
     bare = results["bare_signal"].throughput
     share = results["api_ingest"].throughput / bare if bare else 0.0
     print(f"\ningest / bare signal = {share:.2f} (target {TARGET}: "

@@ -8,10 +8,10 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 
+from workflows.converter import data_converter
 from workflows.shared import SEARCH_ATTRIBUTES
 
 _INDEXED = {
@@ -30,7 +30,7 @@ async def connect(address: str, namespace: str = "default", *, lazy: bool = Fals
         runtime = Runtime(telemetry=TelemetryConfig(
             metrics=PrometheusConfig(bind_address=f"{metrics_host}:{metrics_port}")))
     return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter, lazy=lazy,
+        address, namespace=namespace, data_converter=data_converter, lazy=lazy,
         runtime=runtime,
     )
 

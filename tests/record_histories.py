@@ -1,9 +1,9 @@
 """Record workflow histories for the replay test: `python -m tests.record_histories`.
 
 Runs representative orders on a throwaway dev server and SQLite database and writes each
-history to tests/histories/. `v1_*` were recorded before the events-and-time patch and must
-never be re-recorded: they stand for orders still running old code. New behaviour gets new
-`vN_*` histories.
+history to tests/histories/. `v1_*` were recorded before the events-and-time patch, `v2_*` before
+read-model writes became local activities; neither may be re-recorded: they stand for orders
+still running old code. New behaviour gets new `vN_*` histories.
 """
 
 from __future__ import annotations
@@ -132,7 +132,14 @@ SCENARIOS = {
     "v2_cancelled_by_buyer": _cancelled_by_buyer,
     "v2_carrier_and_escrow_events": _carrier_and_escrow_events,
     "v2_stuck_then_disputed_and_refunded": _stuck_then_disputed_and_refunded,
+    # v3: read-model writes as local activities.
+    **{f"v3_{m.value}_happy_path": _happy(m) for m in PaymentMethod},
+    "v3_rejected_and_refunded": _rejected,
+    "v3_cancelled_by_buyer": _cancelled_by_buyer,
+    "v3_carrier_and_escrow_events": _carrier_and_escrow_events,
+    "v3_stuck_then_disputed_and_refunded": _stuck_then_disputed_and_refunded,
 }
+CURRENT = "v3"  # what the code records today; earlier prefixes are never re-recorded
 
 
 def _write(name: str, history) -> None:
@@ -142,9 +149,9 @@ def _write(name: str, history) -> None:
 
 
 def main() -> None:
-    # Only the histories whose names start with the argument ("v2" by default): histories of
-    # earlier code stay as they were recorded.
-    only = sys.argv[1] if len(sys.argv) > 1 else "v2"
+    # Only the histories whose names start with the argument (the current version by
+    # default): histories of earlier code stay as they were recorded.
+    only = sys.argv[1] if len(sys.argv) > 1 else CURRENT
     with tempfile.TemporaryDirectory() as tmp, servers.temporal_dev_server() as address:
         db_url = f"sqlite+aiosqlite:///{tmp}/oms.db"
         upgrade(db_url)

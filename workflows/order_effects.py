@@ -44,6 +44,16 @@ _ALERT_IDS = uuid.UUID("c1f9a1a4-6d1e-4f51-9a43-5b0b7f3e2a77")
 class OrderEffects:
     def __init__(self, input: OrderWorkflowInput) -> None:
         self._input = input
+        # Read-model writes run as local activities in the workflow task that decides them,
+        # saving a round trip through the server and a second workflow task per change
+        # (see BENCHMARKS.md). False for runs started before that; see OrderWorkflow.run.
+        self.local_writes = False
+
+    async def _project(self, activity, command):
+        """Run a ProjectionActivities method: a short, idempotent read-model write."""
+        if self.local_writes:
+            return await workflow.execute_local_activity_method(activity, command, **_PROJECTION)
+        return await workflow.execute_activity_method(activity, command, **_PROJECTION)
 
     async def create_order(self, now: datetime) -> tuple[OrderSnapshot, list[ExternalEvent]]:
         """Write the order; returns its first snapshot and any events that arrived before it."""
@@ -51,7 +61,7 @@ class OrderEffects:
         status = initial_status(req.payment.method, req.payment.final)
         delivery = (input.policy.express_delivery if req.shipping_method == "express"
                     else input.policy.standard_delivery)
-        created = await workflow.execute_activity_method(
+        created = await self._project(
             ProjectionActivities.create_order,
             CreateOrderCommand(
                 order_id=input.order_id,
@@ -61,7 +71,6 @@ class OrderEffects:
                 created_at=now,
                 estimated_delivery=(now + delivery).date(),
             ),
-            **_PROJECTION,
         )
         snapshot = OrderSnapshot(
             order_id=input.order_id,
@@ -84,7 +93,7 @@ class OrderEffects:
                             actor_id: str, *, reason: str | None, notes: str | None,
                             metadata: dict[str, str],
                             inbox_event: ExternalEvent | None = None) -> None:
-        await workflow.execute_activity_method(
+        await self._project(
             ProjectionActivities.record_status_change,
             StatusChangeRecord(
                 order_id=after.order_id,
@@ -111,12 +120,11 @@ class OrderEffects:
                 order_created_at=after.created_at,
                 inbox_event=inbox_event,
             ),
-            **_PROJECTION,
         )
 
     async def record_timeline(self, order: OrderSnapshot, event: ExternalEvent,
                               description: str, metadata: dict[str, str]) -> None:
-        await workflow.execute_activity_method(
+        await self._project(
             ProjectionActivities.record_timeline,
             TimelineRecord(
                 order_id=order.order_id,
@@ -129,13 +137,12 @@ class OrderEffects:
                 metadata={**metadata, "kind": event.kind, "applied": "false"},
                 inbox_event=event,
             ),
-            **_PROJECTION,
         )
 
     async def raise_alert(self, order: OrderSnapshot, kind: str, message: str,
                           notify: list[str], *, occurrence: str) -> None:
         alert_id = uuid.uuid5(_ALERT_IDS, f"{order.order_id}:{kind}:{occurrence}")
-        await workflow.execute_activity_method(
+        await self._project(
             ProjectionActivities.raise_alert,
             AlertCommand(
                 alert_id=str(alert_id),
@@ -148,7 +155,6 @@ class OrderEffects:
                 raised_at=workflow.now(),
                 notify=notify,
             ),
-            **_PROJECTION,
         )
 
     async def settle(self, due: MoneyDue, order: OrderSnapshot | None) -> None:
@@ -161,11 +167,10 @@ class OrderEffects:
                 **_PAYMENT)
         elif due.kind == "restore_inventory":
             req = self._input.request
-            await workflow.execute_activity_method(
+            await self._project(
                 ProjectionActivities.restore_inventory,
                 InventoryRestoreCommand(order_id=self._input.order_id, listing_id=req.listing_id,
                                         quantity=req.quantity, at=workflow.now()),
-                **_PROJECTION,
             )
         else:  # pragma: no cover - MoneyDue kinds come from domain.compensation
             raise ValueError(f"unknown compensation {due.kind}")

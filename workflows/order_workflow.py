@@ -37,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
 S = OrderStatus
 # Workflows started before timers, events and compensations existed replay without them.
 EVENTS_AND_TIME = "events-and-time"
+# Runs started before this write the read model with (remote) activities to their end.
+LOCAL_WRITES = "local-read-model-writes"
 _SHIPPING = frozenset({S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY})
 _TIMER_OUTCOMES = {
     TimerAction.PAYMENT_TIMEOUT: S.FAILED,
@@ -91,6 +93,7 @@ class OrderWorkflow:
     @workflow.run
     async def run(self, input: OrderWorkflowInput) -> OrderOutcome:
         self._current = workflow.patched(EVENTS_AND_TIME)
+        self._effects.local_writes = workflow.patched(LOCAL_WRITES)
         if input.carried is None:
             rejected = await self._create()
             if rejected is not None:
@@ -122,8 +125,10 @@ class OrderWorkflow:
     async def _create(self) -> OrderOutcome | None:
         try:
             self._order, self._early = await self._effects.create_order(workflow.now())
-        except ActivityError as err:
-            cause = err.cause
+        except (ActivityError, ApplicationError) as err:
+            # A remote activity's failure arrives wrapped in an ActivityError, a local one's
+            # as the activity raised it.
+            cause = err.cause if isinstance(err, ActivityError) else err
             if isinstance(cause, ApplicationError) and cause.type in CREATION_REJECTIONS:
                 return await self._reject(cause)
             raise

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api import order_commands
@@ -27,6 +26,7 @@ from oms.temporal import ensure_search_attributes
 from tests.factories import order_request, seed_listing, unique
 from worker import build_worker
 from workflows import shared
+from workflows.converter import data_converter
 from workflows.order_workflow import OrderWorkflow
 from workflows.shared import workflow_id_for
 
@@ -38,7 +38,7 @@ HOUR = timedelta(hours=1)
 @pytest.fixture(scope="module")
 async def env():
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER))
+        data_converter=data_converter, test_server_existing_path=str(TEST_SERVER))
     assert len(await ensure_search_attributes(env.client)) == 7  # nothing is registered here
     yield env
     await env.shutdown()
