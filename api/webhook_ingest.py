@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -38,10 +37,13 @@ async def ingest(db: Database, client: Client, body: ShippingEventIn | EscrowEve
 async def _ingest(db: Database, client: Client, body: ShippingEventIn | EscrowEventIn) -> str:
     event = body.to_event()
     source = event.source.value
-    async with db.engine.connect() as conn:  # one connection for both reads
-        if await inbox_repo.seen(conn, source, event.event_id):
-            return "duplicate"
-        workflow_id = await _workflow_for(conn, body)
+    async with db.engine.connect() as conn:
+        seen, workflow_id = await inbox_repo.look_up(conn, source, event.event_id,
+                                                     body.order_id)
+    if seen:
+        return "duplicate"
+    if workflow_id is None:
+        workflow_id = _escrow_workflow(body)
     if not body.known:
         outcome = "unknown_type"
     elif workflow_id is None:
@@ -72,15 +74,9 @@ async def _ingest(db: Database, client: Client, body: ShippingEventIn | EscrowEv
     return outcome
 
 
-async def _workflow_for(conn: AsyncConnection, body: ShippingEventIn | EscrowEventIn
-                        ) -> str | None:
-    order_id = body.order_id
-    if order_id is not None:
-        found = await inbox_repo.workflow_of_order(conn, order_id)
-        if found is not None:
-            return found
+def _escrow_workflow(body: ShippingEventIn | EscrowEventIn) -> str | None:
+    """An escrow id names its order's workflow even before the order exists."""
     escrow_id = getattr(body, "escrow_id", None)
-    # An escrow id names its order's workflow even before the order exists.
     return workflow_id_for(PaymentMethod.ESCROW, escrow_id) if escrow_id else None
 
 

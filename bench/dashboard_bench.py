@@ -184,7 +184,7 @@ async def setup(db: Database, raw: psycopg.AsyncConnection) -> tuple[list[Case],
 
 async def measure(url: str, args: argparse.Namespace) -> tuple[list[Result], dict]:
     db = create_database(url)
-    log = StatementLog(db.engine)
+    log = StatementLog()
     connect = psycopg.AsyncConnection.connect
     try:
         async with (await connect(psycopg_url(url), autocommit=True) as raw,

@@ -1,5 +1,5 @@
-"""The statements an async SQLAlchemy engine sends to its driver, and their replay on bare
-psycopg: the same SQL text and bound values, without SQLAlchemy, the pool or a transaction."""
+"""The statements the app sends to psycopg, and their replay on bare psycopg: the same SQL
+text and bound values, without SQLAlchemy, the pool or a transaction."""
 
 from __future__ import annotations
 
@@ -7,34 +7,31 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 Statement = tuple[str, Any]  # SQL in psycopg's %(name)s style, and its parameters
 
 
 class StatementLog:
-    """Records what reaches the DBAPI cursor while `record` runs: the final SQL, with IN lists
-    expanded and values already converted by the column types. Pool pings, BEGIN and ROLLBACK
-    do not pass through the cursor hook, so they are not in it."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._seen: list[Statement] | None = None
-        event.listen(engine.sync_engine, "before_cursor_execute", self._on_execute)
-
-    def _on_execute(self, _conn, _cursor, statement, parameters, _context, executemany) -> None:
-        if self._seen is not None:
-            if executemany:
-                raise ValueError("executemany is not replayed")
-            self._seen.append((statement, parameters))
+    """Records what reaches psycopg's cursors while `record` runs: the final SQL, with IN lists
+    expanded and values already converted, whether it came through SQLAlchemy or straight
+    from db.driver_reads. BEGIN and ROLLBACK do not go through a cursor, so they are not in
+    it; neither are pool pings (empty statements)."""
 
     async def record(self, call: Callable[[], Awaitable[Any]]) -> list[Statement]:
-        self._seen = []
+        seen: list[Statement] = []
+        execute = psycopg.AsyncCursor.execute
+
+        async def recording(cursor, query, params=None, **kwargs):
+            if str(query).strip(" ;"):
+                seen.append((query, params))
+            return await execute(cursor, query, params, **kwargs)
+
+        psycopg.AsyncCursor.execute = recording  # type: ignore[method-assign]
         try:
             await call()
-            return self._seen
+            return seen
         finally:
-            self._seen = None
+            psycopg.AsyncCursor.execute = execute  # type: ignore[method-assign]
 
 
 async def replay(conn: psycopg.AsyncConnection, statements: list[Statement]) -> None:

@@ -16,8 +16,8 @@ WRITE_OPTION = "oms_write"
 
 @dataclass(frozen=True)
 class Database:
-    engine: AsyncEngine  # reads
-    writer: AsyncEngine  # same pool; on SQLite its transactions take the write lock up front
+    engine: AsyncEngine  # reads (on PostgreSQL a pool of their own, in autocommit)
+    writer: AsyncEngine  # on SQLite the same pool, its transactions taking the write lock
     # SQLite has one writer at a time. Writers of this process queue here, in order, instead
     # of meeting in SQLite's busy handler, which backs off with sleeps of up to 100 ms and
     # turned contention into latency (see BENCHMARKS.md). None on PostgreSQL.
@@ -34,7 +34,9 @@ class Database:
             yield conn
 
     async def dispose(self) -> None:
-        await self.writer.dispose()  # the pool both share
+        await self.writer.dispose()
+        if self.engine.sync_engine.pool is not self.writer.sync_engine.pool:
+            await self.engine.dispose()
 
 
 def create_database(url: str, *, echo: bool = False) -> Database:
@@ -43,13 +45,20 @@ def create_database(url: str, *, echo: bool = False) -> Database:
         _tune_sqlite(engine)
         return Database(engine=engine, writer=engine.execution_options(**{WRITE_OPTION: True}),
                         write_lock=asyncio.Lock())
-    engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10,
-                                 pool_pre_ping=True)
-    # Reads run in autocommit: under READ COMMITTED each statement has its own snapshot
-    # anyway, and without BEGIN/ROLLBACK around them a dashboard read is one round trip and
-    # keeps psycopg's prepared statements.
-    return Database(engine=engine.execution_options(isolation_level="AUTOCOMMIT"),
-                    writer=engine)
+    # Sessions in UTC, so timestamps read on the driver directly (db.driver_reads) come back
+    # as UtcDateTime returns them.
+    utc = {"options": "-c TimeZone=UTC"}
+    writer = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10,
+                                 pool_pre_ping=True, connect_args=utc)
+    # Reads have a pool of their own, in autocommit: under READ COMMITTED each statement has
+    # its own snapshot anyway, and without BEGIN/ROLLBACK a dashboard read is one round trip
+    # and keeps psycopg's prepared statements. No pre-ping either (another round trip, a
+    # quarter of a first page): a read on a connection the server closed is run again on a
+    # new one (db.driver_reads), or fails once with 503; the pool replaces old connections.
+    reader = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10,
+                                 isolation_level="AUTOCOMMIT", pool_recycle=1800,
+                                 connect_args=utc)
+    return Database(engine=reader, writer=writer)
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

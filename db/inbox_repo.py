@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import tables as t
@@ -29,9 +29,15 @@ async def record(conn: AsyncConnection, *, source: str, event_id: str, event_typ
     return inserted == 1
 
 
-async def seen(conn: AsyncConnection, source: str, event_id: str) -> bool:
-    return (await conn.execute(select(inbox.c.id).where(
-        inbox.c.source == source, inbox.c.event_id == event_id))).first() is not None
+async def look_up(conn: AsyncConnection, source: str, event_id: str, order_id: str | None
+                  ) -> tuple[bool, str | None]:
+    """Whether the event is in the inbox already, and the workflow of the order it names: one
+    statement, since every webhook asks both before anything else."""
+    seen = exists().where(inbox.c.source == source, inbox.c.event_id == event_id)
+    workflow = (select(t.orders.c.workflow_id).where(t.orders.c.id == order_id)
+                .scalar_subquery())
+    row = (await conn.execute(select(seen.label("seen"), workflow.label("workflow_id")))).one()
+    return bool(row.seen), row.workflow_id
 
 
 async def mark(conn: AsyncConnection, source: str, event_id: str, status: str, *,
@@ -40,8 +46,3 @@ async def mark(conn: AsyncConnection, source: str, event_id: str, status: str, *
     await conn.execute(update(inbox).where(
         inbox.c.source == source, inbox.c.event_id == event_id, inbox.c.status == only_from,
     ).values(status=status, delivered_at=datetime.now(UTC)))
-
-
-async def workflow_of_order(conn: AsyncConnection, order_id: str) -> str | None:
-    return (await conn.execute(select(t.orders.c.workflow_id)
-                               .where(t.orders.c.id == order_id))).scalar_one_or_none()

@@ -17,6 +17,7 @@ CURRENCY_SCALE: dict[str, int] = {
     "ETH": 8,
     "BTC": 8,
 }
+_QUANTUM = {currency: Decimal(1).scaleb(-scale) for currency, scale in CURRENCY_SCALE.items()}
 
 # ASCII digits only: `\d` would admit other scripts' digits, and Decimal() alone admits
 # exponents, underscores, NaN and surrounding whitespace.
@@ -70,7 +71,7 @@ def check_scale(amount: Decimal, currency: str) -> Decimal:
 
 def quantize(amount: Decimal, currency: str) -> Decimal:
     """`amount` written with exactly the currency's number of places."""
-    return amount.quantize(Decimal(1).scaleb(-CURRENCY_SCALE[currency]))
+    return amount.quantize(_QUANTUM[currency])
 
 
 def to_wire(amount: Decimal, currency: str) -> str:

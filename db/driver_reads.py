@@ -1,0 +1,79 @@
+"""The hottest dashboard reads, compiled once per shape and, on PostgreSQL, run on the driver.
+
+A seller's first page is an index scan of about half a millisecond. Running it through
+SQLAlchemy's `execute` added about 0.4 ms of Python per call (building the statement, its
+cache key, the execution context and the result rows) and the pool's pre-ping a round trip of
+0.15 ms: the app took twice to three times what the query took (BENCHMARKS.md). So these
+statements are still written with SQLAlchemy Core, with named parameters, but built and
+compiled once per shape (which filters are set, the sort, cursor or offset). On PostgreSQL they
+run on psycopg's own cursor, which prepares them after a few runs; on SQLite through
+SQLAlchemy as usual, from the cached statement.
+
+Skipping SQLAlchemy's result processing is safe for these statements: PostgreSQL returns
+NUMERIC as Decimal, and the engine's sessions run in UTC (`db.engine`), so timestamps come back
+as SQLAlchemy's `UtcDateTime` would return them. Parameters are plain str, int, Decimal or
+aware datetimes, which psycopg adapts itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import psycopg
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+# Shapes are few (a handful of filters, three sorts, two directions); the cap is a guard.
+_MAX_SHAPES = 512
+_statements: dict[Hashable, Select] = {}
+_sql: dict[Hashable, str] = {}
+
+
+async def fetch_all(conn: AsyncConnection, shape: Hashable, build: Callable[[], Select],
+                    params: dict[str, Any]) -> list[Any]:
+    """Rows of the statement `build()` makes for `shape`, with `params` bound by name.
+
+    `build` is called once per shape; its statement must name every parameter that `params`
+    gives a value for. Rows have attribute access, like SQLAlchemy's.
+    """
+    if conn.dialect.name != "postgresql":
+        return list((await conn.execute(_statement(shape, build), params)).all())
+    sql = _sql.get(shape)
+    if sql is None:
+        compiled = _statement(shape, build).compile(dialect=conn.dialect)
+        unnamed = set(compiled.binds) - set(params)
+        if unnamed:  # a value that would otherwise be the first call's, for every call
+            raise ValueError(f"parameters without a value for {shape}: {sorted(unnamed)}")
+        sql = _remember(_sql, shape, compiled.string)
+    for attempt in (1, 2):
+        driver = (await conn.get_raw_connection()).driver_connection
+        try:
+            async with driver.cursor(row_factory=namedtuple_row) as cursor:
+                await cursor.execute(sql, params)
+                return await cursor.fetchall()
+        except psycopg.Error as err:
+            # The read pool does not ping (a round trip per request): a connection the server
+            # closed, after a restart say, fails here once and the read runs on a new one.
+            if attempt == 1 and isinstance(err, psycopg.OperationalError) and driver.broken:
+                await conn.invalidate()
+                if conn.in_transaction():
+                    await conn.rollback()
+                continue
+            # Raised as SQLAlchemy would, so callers and the API's error handlers see one kind.
+            raise DBAPIError.instance(sql, params, err, psycopg.Error) from err
+    raise AssertionError("unreachable")
+
+
+def _statement(shape: Hashable, build: Callable[[], Select]) -> Select:
+    statement = _statements.get(shape)
+    return statement if statement is not None else _remember(_statements, shape, build())
+
+
+def _remember(cache: dict, shape: Hashable, value):
+    if len(cache) >= _MAX_SHAPES:
+        cache.clear()
+    cache[shape] = value
+    return value

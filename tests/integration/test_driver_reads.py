@@ -1,0 +1,86 @@
+"""The compiled read path: same rows as SQLAlchemy, UTC timestamps, survives a closed
+connection, refuses a statement whose parameters would be frozen at the first call."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import bindparam, literal_column, select, text
+
+from db import driver_reads
+from db import tables as t
+from db.engine import Database, create_database
+from tests.factories import unique
+
+
+def _users_named(name_key: str):
+    return lambda: (select(t.users.c.id, t.users.c.name)
+                    .where(t.users.c.name == bindparam(name_key)))
+
+
+async def _add_user(db: Database, name: str) -> str:
+    user_id = unique("user")
+    async with db.transaction() as conn:
+        await conn.execute(t.users.insert().values(
+            id=user_id, name=name, email=f"{user_id}@example.com",
+            created_at=datetime.now(UTC), updated_at=datetime.now(UTC)))
+    return user_id
+
+
+async def test_rows_match_by_name_and_rebind_on_each_call(db: Database):
+    first, second = await _add_user(db, "Ada"), await _add_user(db, "Grace")
+    shape = ("test-users", uuid.uuid4().hex)
+    async with db.engine.connect() as conn:
+        ada = await driver_reads.fetch_all(conn, shape, _users_named("name"), {"name": "Ada"})
+        grace = await driver_reads.fetch_all(conn, shape, _users_named("name"),
+                                             {"name": "Grace"})
+    assert [r.id for r in ada if r.id == first] == [first]
+    assert [r.id for r in grace if r.id == second] == [second]
+    assert all(r.name == "Grace" for r in grace)
+
+
+async def test_timestamps_read_on_the_driver_are_utc(postgres_url: str):
+    db = create_database(postgres_url)
+    try:
+        async with db.engine.connect() as conn:
+            rows = await driver_reads.fetch_all(
+                conn, ("test-now", uuid.uuid4().hex),
+                lambda: select(literal_column("now()").label("at"),
+                               bindparam("x", type_=t.users.c.name.type).label("x")),
+                {"x": "y"})
+        assert rows[0].at.utcoffset().total_seconds() == 0
+    finally:
+        await db.dispose()
+
+
+async def test_a_read_on_a_connection_the_server_closed_runs_again(postgres_url: str):
+    db = create_database(postgres_url)
+    await _add_user(db, "Ada")
+    shape = ("test-users", uuid.uuid4().hex)
+    try:
+        async with db.engine.connect() as conn:
+            await driver_reads.fetch_all(conn, shape, _users_named("name"), {"name": "Ada"})
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            async with db.writer.connect() as other:
+                await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                await other.commit()
+            rows = await driver_reads.fetch_all(conn, shape, _users_named("name"),
+                                                {"name": "Ada"})
+            assert [r.name for r in rows] == ["Ada"]
+            assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one() != pid
+    finally:
+        await db.dispose()
+
+
+async def test_a_parameter_left_to_its_first_value_is_refused(postgres_url: str):
+    db = create_database(postgres_url)
+    try:
+        async with db.engine.connect() as conn:
+            with pytest.raises(ValueError, match="without a value"):
+                await driver_reads.fetch_all(
+                    conn, ("test-unnamed", uuid.uuid4().hex),
+                    lambda: select(t.users.c.id).where(t.users.c.name == "frozen"), {})
+    finally:
+        await db.dispose()
