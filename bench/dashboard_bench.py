@@ -4,17 +4,17 @@ against the same SQL on bare psycopg.
 For each case, after a warm-up, `--repeat` timed rounds of three sides, taking turns in an
 order that rotates each round, on one database in one run:
 
-  app  the route function itself (api.routes.order_lists), called without HTTP: a pooled
-       connection from db.engine.create_database, the db.order_lists / db.order_stats query
-       functions, the presenters on their rows and the page cursor. The "list only" cases are
-       the list route without its COUNT(*), checked against the route's own output.
-  raw  the statements the app sent to the driver in one run of the case (recorded at the
-       cursor: same SQL text, same values), on one psycopg connection in autocommit,
-       fetching all rows as tuples and nothing more. The floor the app could reach. psycopg
-       prepares a statement server-side from its sixth run, as it would in a bare app.
-  unprepared  the same, with preparing off: what the app's connections amount to, since
-       the pool's ROLLBACK on return makes psycopg drop its prepared statements. Against it
-       the ratio is the app's Python and round trips alone, with the same plans.
+  app  the route function itself (api.routes.order_lists), called without HTTP: a
+       connection from the read pool of db.engine.create_database, the db.order_lists /
+       db.order_stats query functions, the presenters on their rows and the page cursor.
+       The "list only" cases are the list route without its count, checked against the
+       route's own output.
+  raw  the statements the app sent to psycopg in one run of the case (recorded at the
+       cursor: same SQL text, same values), on one held psycopg connection in autocommit,
+       fetching all rows as tuples and nothing more: the floor the app could reach. psycopg
+       prepares a statement server-side from its sixth run, as it does for the app.
+  unprepared  the same, with preparing off: the plans PostgreSQL makes for these values
+       rather than a generic plan (which can be much worse for search).
 
 Then a breakdown of the first page layer by layer (bench.first_page_anatomy).
 

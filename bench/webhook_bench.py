@@ -1,12 +1,13 @@
 """`python -m bench.webhook_bench`: webhook ingest against bare Temporal signals, on one server.
 
-Three measurements, same concurrency and number of operations:
+Four measurements, same concurrency and number of operations:
 
   api  ingest      POST /api/webhooks/shipping (signed `picked_up`) over HTTP: signature,
-                   inbox row, signal to the order's workflow, answer
+                   inbox lookup, signal to the order's workflow, answer
   bare signal      client.signal to a running trivial workflow whose handler runs one no-op
-                   activity (as the order workflow's projection write), from this process,
-                   served by a worker subprocess
+                   activity, from this process, served by a worker subprocess
+  order signal     client.signal of the same `picked_up` event straight to other orders'
+                   workflows, from this process: the same work in the worker, no HTTP
   api  visible     a signed `in_transit` event, then GET /api/orders/{id} every 10 ms until
                    the status shows it: the latency a dashboard sees
 
@@ -31,15 +32,19 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from api.auth import mint_token
+from api.webhook_schemas import ShippingEventIn
 from api.webhook_signature import sign
 from bench import cpu
 from bench.load import PhaseResult, Recorder, run_phase
 from bench.run_bench import print_cpu
 from bench.stack import BUYER, JWT_SECRET, SELLER, running_stack
+from domain.order import PaymentMethod
 from oms import processes
 from oms.settings import DEV_SHIPPING_SECRET
 from oms.temporal import connect
 from tests.factories import checkout_body
+from workflows.order_workflow import OrderWorkflow
+from workflows.shared import workflow_id_for
 
 STEPS = ("order_confirmed", "processing", "ready_to_ship")
 TARGET = 0.5  # ingest throughput as a share of bare signal throughput
@@ -93,11 +98,14 @@ class WebhookBench:
 
     async def ready_orders(self, count: int, listings: list[str]) -> list[str]:
         ids: list[str] = []
+        self.workflow_ids = getattr(self, "workflow_ids", {})
 
         async def job(n: int, rec: Recorder) -> None:
             body = checkout_body(buyer_id=BUYER, seller_id=SELLER,
                                  listing_id=listings[n % len(listings)])
             order = (await self.api.post("/api/orders", json=body, headers=self.buyer)).json()
+            self.workflow_ids[order["order"]["id"]] = workflow_id_for(
+                PaymentMethod.ESCROW, body["paymentResult"]["escrowId"])
             for status in STEPS:
                 await self.api.put(f"/api/orders/{order['order']['id']}/status",
                                    json={"status": status}, headers=self.seller)
@@ -106,10 +114,14 @@ class WebhookBench:
         await self.phase("setup", range(count), job)
         return ids
 
-    async def post_event(self, order_id: str, status: str) -> None:
-        body = json.dumps({"eventId": uuid.uuid4().hex, "orderId": order_id, "status": status,
+    @staticmethod
+    def event_body(order_id: str, status: str) -> bytes:
+        return json.dumps({"eventId": uuid.uuid4().hex, "orderId": order_id, "status": status,
                            "trackingNumber": "1ZBENCH0001", "carrier": "UPS",
                            "occurredAt": datetime.now(UTC).isoformat()}).encode()
+
+    async def post_event(self, order_id: str, status: str) -> None:
+        body = self.event_body(order_id, status)
         response = await self.api.post("/api/webhooks/shipping", content=body, headers={
             "X-OMS-Signature": sign(DEV_SHIPPING_SECRET, body, int(time.time())),
             "content-type": "application/json"})
@@ -121,6 +133,15 @@ class WebhookBench:
             await rec.measure(self.post_event(order_id, "picked_up"))
 
         return await self.phase("api ingest", order_ids, job)
+
+    async def order_signal(self, order_ids: list[str]) -> PhaseResult:
+        async def job(order_id: str, rec: Recorder) -> None:
+            event = ShippingEventIn.model_validate_json(
+                self.event_body(order_id, "picked_up")).to_event()
+            handle = self.client.get_workflow_handle(self.workflow_ids[order_id])
+            await rec.measure(handle.signal(OrderWorkflow.external_event, event))
+
+        return await self.phase("order signal", order_ids, job)
 
     async def visible(self, order_ids: list[str]) -> PhaseResult:
         async def job(order_id: str, rec: Recorder) -> None:
@@ -180,9 +201,13 @@ async def measure(stack, args) -> dict[str, PhaseResult]:
             await bench.ingest(warm)
             await bench.bare_signal(args.warmup)
             print("measured", flush=True)
+            signalled = await bench.ready_orders(args.events, stack.listings)
             orders = await bench.ready_orders(args.events, stack.listings)
             results = {"bare_signal": await bench.bare_signal(args.events),
-                       "api_ingest": await bench.ingest(orders)}
+                       "order_signal": await bench.order_signal(signalled)}
+            drained = await bench.drained(signalled)
+            print(f"  worker drained the signals {drained:.1f} s after they ended", flush=True)
+            results["api_ingest"] = await bench.ingest(orders)
             # The burst above queues work in the worker: time visibility once it has drained.
             drained = await bench.drained(orders)
             print(f"  worker drained the burst {drained:.1f} s after it ended", flush=True)
@@ -197,12 +222,14 @@ def report(results: dict[str, PhaseResult]) -> None:
     for name, result in results.items():
         print(f"{name:<14}{result.throughput:>9.1f}{result.percentile(50):>10.1f}"
               f"{result.percentile(99):>10.1f}")
-    print_cpu(results, {"bare_signal": "bare signal", "api_ingest": "api ingest",
-                        "api_visible": "api visible"})
-    bare = results["bare_signal"].throughput
-    share = results["api_ingest"].throughput / bare if bare else 0.0
-    print(f"\ningest / bare signal = {share:.2f} (target {TARGET}: "
-          f"{'met' if share >= TARGET else 'missed'})")
+    print_cpu(results, {"bare_signal": "bare signal", "order_signal": "order signal",
+                        "api_ingest": "api ingest", "api_visible": "api visible"})
+    ingest = results["api_ingest"].throughput
+    for baseline in ("bare_signal", "order_signal"):
+        bare = results[baseline].throughput
+        share = ingest / bare if bare else 0.0
+        print(f"ingest / {baseline.replace('_', ' ')} = {share:.2f} (target {TARGET}: "
+              f"{'met' if share >= TARGET else 'missed'})")
 
 
 def main(argv: list[str] | None = None) -> int:

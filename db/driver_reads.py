@@ -33,11 +33,13 @@ _sql: dict[Hashable, str] = {}
 
 
 async def fetch_all(conn: AsyncConnection, shape: Hashable, build: Callable[[], Select],
-                    params: dict[str, Any]) -> list[Any]:
+                    params: dict[str, Any], *, prepare: bool = True) -> list[Any]:
     """Rows of the statement `build()` makes for `shape`, with `params` bound by name.
 
     `build` is called once per shape; its statement must name every parameter that `params`
-    gives a value for. Rows have attribute access, like SQLAlchemy's.
+    gives a value for. Rows have attribute access, like SQLAlchemy's. `prepare=False` keeps
+    PostgreSQL planning the statement for its values each time, for statements whose best
+    plan depends on them.
     """
     if conn.dialect.name != "postgresql":
         return list((await conn.execute(_statement(shape, build), params)).all())
@@ -52,7 +54,7 @@ async def fetch_all(conn: AsyncConnection, shape: Hashable, build: Callable[[], 
         driver = (await conn.get_raw_connection()).driver_connection
         try:
             async with driver.cursor(row_factory=namedtuple_row) as cursor:
-                await cursor.execute(sql, params)
+                await cursor.execute(sql, params, prepare=None if prepare else False)
                 return await cursor.fetchall()
         except psycopg.Error as err:
             # The read pool does not ping (a round trip per request): a connection the server

@@ -201,19 +201,28 @@ async def search_orders(conn: AsyncConnection, f: OrderFilter, q: str, *, limit:
     Two steps, because one plan does not fit both kinds of search: an order or tracking number
     matches a handful of orders (take them from the search index), a common word matches
     thousands (walk by date and stop at a page). Neither database's planner can tell which
-    from the statistics it has."""
+    from the statistics it has. For the same reason the matching statements are planned for
+    their words every time, never prepared: PostgreSQL's generic plan for them took 207 ms
+    for a word in 25,000 orders where the plan for that word took 39 ms (BENCHMARKS.md)."""
     dialect = conn.dialect.name
-    first = match_query(dialect, f, q, cap=SEARCH_CAP)
-    if first is None:
+    terms = search_terms(q)
+    if not terms:
         return []
-    ids = list((await conn.execute(first)).scalars())
+    params = {**f.params(), MATCH_PARAM[dialect]: _match_text(dialect, terms)}
+    found = await driver_reads.fetch_all(
+        conn, ("search-ids", dialect, f.shape()), lambda: match_query(dialect, f, q,
+                                                                     cap=SEARCH_CAP),
+        {**params, "cap": SEARCH_CAP + 1}, prepare=False)
+    ids = [row.id for row in found]
     if len(ids) <= SEARCH_CAP:
         query = (_base(OrderFilter()).where(o.c.id.in_(ids))
                  .order_by(o.c.created_at.desc(), o.c.id.desc()).limit(limit))
-    else:
-        query = (_base(f).where(_match(dialect, search_terms(q)))
-                 .order_by(o.c.created_at.desc(), o.c.id.desc()).limit(limit))
-    return list((await conn.execute(query)).all())
+        return list((await conn.execute(query)).all())
+    return await driver_reads.fetch_all(
+        conn, ("search-walk", dialect, f.shape()),
+        lambda: (_base(f).where(_match(dialect, terms))
+                 .order_by(o.c.created_at.desc(), o.c.id.desc()).limit(bindparam("rows"))),
+        {**params, "rows": limit}, prepare=False)
 
 
 def match_query(dialect: str, f: OrderFilter, q: str, *, cap: int) -> Select | None:
@@ -221,15 +230,25 @@ def match_query(dialect: str, f: OrderFilter, q: str, *, cap: int) -> Select | N
     terms = search_terms(q)
     if not terms:
         return None
-    return select(o.c.id).where(_match(dialect, terms), *f.clauses()).limit(cap + 1)
+    return (select(o.c.id).where(_match(dialect, terms), *f.clauses())
+            .limit(bindparam("cap", cap + 1)))
 
 
-def _match(dialect: str, terms: list[str]) -> ColumnElement:
+MATCH_PARAM = {"postgresql": "tsquery", "sqlite": "fts"}
+
+
+def _match_text(dialect: str, terms: list[str]) -> str:
     # Whole words, and the last one as a prefix (it may still be being typed): a prefix on
     # every word makes "ORD 2026 ..." match every order through the index before narrowing.
     if dialect == "postgresql":
-        tsquery = " & ".join([*terms[:-1], f"{terms[-1]}:*"])
-        return t.SEARCH_VECTOR.op("@@")(func.to_tsquery(text("'simple'"), tsquery))
-    fts = " ".join([*(f'"{w}"' for w in terms[:-1]), f'"{terms[-1]}"*'])
+        return " & ".join([*terms[:-1], f"{terms[-1]}:*"])
+    return " ".join([*(f'"{w}"' for w in terms[:-1]), f'"{terms[-1]}"*'])
+
+
+def _match(dialect: str, terms: list[str]) -> ColumnElement:
+    query = _match_text(dialect, terms)
+    if dialect == "postgresql":
+        return t.SEARCH_VECTOR.op("@@")(
+            func.to_tsquery(text("'simple'"), bindparam("tsquery", query)))
     return o.c.id.in_(select(text("order_id")).select_from(text("orders_fts"))
-                      .where(text("orders_fts MATCH :fts").bindparams(fts=fts)))
+                      .where(text("orders_fts MATCH :fts").bindparams(fts=query)))
