@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
+import py_compile
 import signal
 from datetime import timedelta
 
@@ -11,15 +13,38 @@ import prometheus_client
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+import workflows
 from activities.email import EmailActivities, SmtpSender
 from activities.payments import LedgerPaymentGateway, PaymentActivities
 from activities.projection import ProjectionActivities
 from db.engine import Database, create_database
 from oms.settings import Settings, get_settings
 from oms.temporal import connect, ensure_search_attributes
+from workflows import order_workflow, shared
 from workflows.order_workflow import OrderWorkflow
 
 log = logging.getLogger("oms.worker")
+
+
+def ensure_workflow_bytecode() -> None:
+    """Write the bytecode of the workflow modules if it is missing or stale.
+
+    The sandbox imports a workflow's module afresh for every workflow it loads into the cache,
+    which for a weeks-old order is most events. Without bytecode on disk (an editable install
+    under PYTHONDONTWRITEBYTECODE, say) every one of those imports compiles the source: a
+    quarter of the worker's CPU under a webhook burst (BENCHMARKS.md). Installed packages
+    have their bytecode already; a directory we may not write to is left as it is.
+    """
+    for module in (workflows, order_workflow, shared):
+        source = module.__file__
+        if source is None:
+            continue
+        try:
+            py_compile.compile(source, cfile=importlib.util.cache_from_source(source),
+                               doraise=True,
+                               invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+        except (OSError, py_compile.PyCompileError) as err:
+            log.debug("no bytecode written for %s: %s", source, err)
 
 
 def build_worker(client: Client, db: Database, settings: Settings, task_queue: str) -> Worker:
@@ -59,6 +84,7 @@ async def run(settings: Settings) -> None:
     added = await ensure_search_attributes(client)
     if added:
         log.info("registered search attributes %s", ", ".join(added))
+    ensure_workflow_bytecode()
     db = create_database(settings.database_url)
     worker = build_worker(client, db, settings, settings.task_queue)
     stop = asyncio.Event()

@@ -14,20 +14,24 @@ from oms.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="JWT signed with OMS_JWT_SECRET (HS256)")
 
+# Dependencies are `async def` although none awaits: FastAPI runs a plain `def` dependency in
+# its thread pool, a thread round trip per dependency per request (a third of a webhook's CPU
+# in the API, see BENCHMARKS.md). They do no I/O, so they run on the event loop.
 
-def get_settings(request: Request) -> Settings:
+
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     return request.app.state.db
 
 
-def get_temporal(request: Request) -> Client:
+async def get_temporal(request: Request) -> Client:
     return request.app.state.temporal
 
 
-def get_principal(
+async def get_principal(
     settings: Annotated[Settings, Depends(get_settings)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:

@@ -69,7 +69,7 @@ def _decode_key(sort: str, values: list) -> tuple:
     return (int(values[0]), str(values[1]))
 
 
-def list_params(
+async def list_params(
     status: Annotated[list[str] | None, Query(
         description="one or more statuses: repeat the parameter or separate with commas")] = None,
     paymentMethod: Annotated[PaymentMethod | None, Query()] = None,  # noqa: N803 - wire name
@@ -82,6 +82,8 @@ def list_params(
     cursor: Annotated[str | None, Query(max_length=512,
                                         description="nextCursor of the previous page")] = None,
 ) -> ListParams:
+    """The list endpoints' query parameters, checked (async only to stay off the thread pool:
+    see api.deps)."""
     statuses: list[str] = []
     for item in status or []:
         for value in item.split(","):

@@ -87,12 +87,12 @@ class Result:
         return self.app.p50 / self.unprepared.p50
 
 
-def params(*, page: int = 1, cursor: str | None = None, statuses: list[str] | None = None,
+async def params(*, page: int = 1, cursor: str | None = None, statuses: list[str] | None = None,
            method: PaymentMethod | None = None) -> ListParams:
     """A list request's parameters through the API's own parsing (the route's dependency)."""
-    return list_params(status=statuses, paymentMethod=method, createdFrom=None, createdTo=None,
-                       sortBy="createdAt", sortOrder="desc", page=page, limit=LIMIT,
-                       cursor=cursor)
+    return await list_params(status=statuses, paymentMethod=method, createdFrom=None,
+                             createdTo=None, sortBy="createdAt", sortOrder="desc", page=page,
+                             limit=LIMIT, cursor=cursor)
 
 
 def seller_page(db: Database, p: ListParams) -> Call:
@@ -120,14 +120,14 @@ async def setup(db: Database, raw: psycopg.AsyncConnection) -> tuple[list[Case],
     """The cases, from the seeded data; checks that the pages agree with one another."""
     info: dict[str, Any] = {}
     # A client walking the list 500 pages deep, as the dashboard would, to get the cursor.
-    p = params()
+    p = await params()
     started = asyncio.get_running_loop().time()
     for _ in range(DEPTH // LIMIT):
         body = await seller_page(db, p)()
         if body["pagination"]["nextCursor"] is None:
             raise SystemExit(f"{SELLER.user_id} has fewer than {DEPTH + LIMIT:,} orders: "
                              "raise --big-seller-orders")
-        p = params(cursor=body["pagination"]["nextCursor"])
+        p = await params(cursor=body["pagination"]["nextCursor"])
     info["walk_ms_per_page"] = 1000 * (asyncio.get_running_loop().time() - started) / (
         DEPTH // LIMIT)
     deep_cursor = p.cursor
@@ -139,14 +139,14 @@ async def setup(db: Database, raw: psycopg.AsyncConnection) -> tuple[list[Case],
     assert scoped(p, seller_id=SELLER.user_id).after() == (row[0], row[1]), \
         "the walk did not end after row 10,000"
     by_cursor = await seller_page(db, p)()
-    by_offset = await seller_page(db, params(page=DEPTH // LIMIT + 1))()
+    by_offset = await seller_page(db, await params(page=DEPTH // LIMIT + 1))()
     assert by_cursor["orders"] == by_offset["orders"], "cursor and offset pages differ"
-    for q in (params(), params(page=DEPTH // LIMIT + 1)):
+    for q in (await params(), await params(page=DEPTH // LIMIT + 1)):
         whole, listed = await seller_page(db, q)(), await seller_list_only(db, q)()
         assert listed == {"orders": whole["orders"],
                           "nextCursor": whole["pagination"]["nextCursor"]}, \
             "the list-only path no longer matches the route: update seller_list_only"
-    info["big_seller_orders"] = (await seller_page(db, params())())["pagination"]["total"]
+    info["big_seller_orders"] = (await seller_page(db, await params())())["pagination"]["total"]
 
     number = (await (await raw.execute(
         "SELECT order_number FROM orders WHERE seller_id = %s "
@@ -158,18 +158,19 @@ async def setup(db: Database, raw: psycopg.AsyncConnection) -> tuple[list[Case],
     info.update(order_number=number, product_word=word, stats_window=[start.isoformat(),
                                                                      STATS_END.isoformat()])
     cases = [
-        Case("first_page", "first page, list only", seller_list_only(db, params())),
-        Case("first_page_count", "first page + count (API page 1)", seller_page(db, params())),
+        Case("first_page", "first page, list only", seller_list_only(db, await params())),
+        Case("first_page_count", "first page + count (API page 1)",
+             seller_page(db, await params())),
         Case("cursor_10k", "cursor page at depth 10,000 (API)",
-             seller_page(db, params(cursor=deep_cursor))),
+             seller_page(db, await params(cursor=deep_cursor))),
         Case("offset_10k", "offset 10,000, list only",
-             seller_list_only(db, params(page=DEPTH // LIMIT + 1))),
+             seller_list_only(db, await params(page=DEPTH // LIMIT + 1))),
         Case("offset_10k_count", "offset 10,000 + count (API page 501)",
-             seller_page(db, params(page=DEPTH // LIMIT + 1))),
+             seller_page(db, await params(page=DEPTH // LIMIT + 1))),
         Case("filtered", "2 statuses + method, list only",
-             seller_list_only(db, params(**filtered))),
+             seller_list_only(db, await params(**filtered))),
         Case("filtered_count", "2 statuses + method + count (API)",
-             seller_page(db, params(**filtered))),
+             seller_page(db, await params(**filtered))),
         Case("search_number", "search order number (seller)",
              lambda: routes.search(SELLER, db, q=number, limit=LIMIT)),
         Case("search_word", f"search product word '{word}' (seller)",

@@ -27,6 +27,7 @@ from db.engine import create_database
 from db.migrate import upgrade
 from oms import processes
 from oms.temporal import connect
+from tests import servers
 
 ROOT = Path(__file__).resolve().parent.parent
 JWT_SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
@@ -101,9 +102,26 @@ def _watch(stack: contextlib.ExitStack, args: list[str], env: dict[str, str], lo
 
 
 @contextlib.contextmanager
-def running_stack(workdir: Path, *, listings: int, inventory: int, log_level: str
-                  ) -> Iterator[Stack]:
-    database_url = f"sqlite+aiosqlite:///{workdir / 'oms.db'}"
+def running_stack(workdir: Path, *, listings: int, inventory: int, log_level: str,
+                  database: str = "sqlite") -> Iterator[Stack]:
+    """The stack on the embedded SQLite read model, or with `database="postgres"` on a
+    throwaway PostgreSQL cluster (whose server is then one more process on the cores)."""
+    with contextlib.ExitStack() as outer:
+        if database == "postgres":
+            bin_dir = servers.postgres_bin_dir()
+            if bin_dir is None:
+                raise SystemExit("no PostgreSQL server binaries (initdb) found")
+            base_url = outer.enter_context(servers.postgres_cluster(bin_dir))
+            database_url = servers.create_database(base_url, "oms_bench")
+        else:
+            database_url = f"sqlite+aiosqlite:///{workdir / 'oms.db'}"
+        yield outer.enter_context(_running(workdir, database_url, listings=listings,
+                                           inventory=inventory, log_level=log_level))
+
+
+@contextlib.contextmanager
+def _running(workdir: Path, database_url: str, *, listings: int, inventory: int,
+             log_level: str) -> Iterator[Stack]:
     listing_ids = seed(database_url, listings, inventory)
     task_queue = f"orders-bench-{uuid.uuid4().hex[:8]}"
     bare_queue = f"bare-bench-{uuid.uuid4().hex[:8]}"

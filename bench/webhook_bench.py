@@ -240,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="events timed until visible in GET /api/orders/{id}")
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite",
+                        help="the read model: embedded SQLite, or a throwaway PostgreSQL")
     parser.add_argument("--serve", nargs=2, metavar=("ADDRESS", "TASK_QUEUE"),
                         help=argparse.SUPPRESS)  # the bare worker subprocess
     args = parser.parse_args(argv)
@@ -247,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_serve(*args.serve))
         return 0
     with tempfile.TemporaryDirectory(prefix="oms-webhook-bench-") as tmp, \
-            running_stack(Path(tmp), listings=4, inventory=10**9, log_level="INFO") as stack:
+            running_stack(Path(tmp), listings=4, inventory=10**9, log_level="INFO",
+                          database=args.database) as stack:
         results = asyncio.run(measure(stack, args))
     report(results)
     return 0
