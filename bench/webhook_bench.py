@@ -8,6 +8,7 @@ Four measurements, same concurrency and number of operations:
                    activity, from this process, served by a worker subprocess
   order signal     client.signal of the same `picked_up` event straight to other orders'
                    workflows, from this process: the same work in the worker, no HTTP
+  api  resend      the ingested events again, once applied: each answered `duplicate`
   api  visible     a signed `in_transit` event, then GET /api/orders/{id} every 10 ms until
                    the status shows it: the latency a dashboard sees
 
@@ -120,19 +121,32 @@ class WebhookBench:
                            "trackingNumber": "1ZBENCH0001", "carrier": "UPS",
                            "occurredAt": datetime.now(UTC).isoformat()}).encode()
 
-    async def post_event(self, order_id: str, status: str) -> None:
-        body = self.event_body(order_id, status)
+    async def post_event(self, order_id: str, status: str, *, body: bytes | None = None,
+                         expect: str = "accepted") -> bytes:
+        body = body or self.event_body(order_id, status)
         response = await self.api.post("/api/webhooks/shipping", content=body, headers={
             "X-OMS-Signature": sign(DEV_SHIPPING_SECRET, body, int(time.time())),
             "content-type": "application/json"})
-        if response.status_code != 200 or response.json()["status"] != "accepted":
+        if response.status_code != 200 or response.json()["status"] != expect:
             raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
+        return body
 
     async def ingest(self, order_ids: list[str]) -> PhaseResult:
+        self.sent: dict[str, bytes] = {}
+
         async def job(order_id: str, rec: Recorder) -> None:
-            await rec.measure(self.post_event(order_id, "picked_up"))
+            self.sent[order_id] = await rec.measure(self.post_event(order_id, "picked_up"))
 
         return await self.phase("api ingest", order_ids, job)
+
+    async def resend(self, order_ids: list[str]) -> PhaseResult:
+        """The same events again, once the worker has applied them: the API's own work (a
+        signed, validated request and one read) with nothing for Temporal or the worker."""
+        async def job(order_id: str, rec: Recorder) -> None:
+            await rec.measure(self.post_event(order_id, "picked_up", body=self.sent[order_id],
+                                              expect="duplicate"))
+
+        return await self.phase("api resend", order_ids, job)
 
     async def order_signal(self, order_ids: list[str]) -> PhaseResult:
         async def job(order_id: str, rec: Recorder) -> None:
@@ -205,12 +219,22 @@ async def measure(stack, args) -> dict[str, PhaseResult]:
             orders = await bench.ready_orders(args.events, stack.listings)
             results = {"bare_signal": await bench.bare_signal(args.events),
                        "order_signal": await bench.order_signal(signalled)}
-            drained = await bench.drained(signalled)
-            print(f"  worker drained the signals {drained:.1f} s after they ended", flush=True)
+            signals_drained = await bench.drained(signalled)
+            print(f"  worker drained the signals {signals_drained:.1f} s after they ended",
+                  flush=True)
             results["api_ingest"] = await bench.ingest(orders)
             # The burst above queues work in the worker: time visibility once it has drained.
             drained = await bench.drained(orders)
             print(f"  worker drained the burst {drained:.1f} s after it ended", flush=True)
+            # Accepted is not applied: events a second from the first send until the last
+            # order shows its event, the same way for both.
+            applied = {"order signal": len(signalled) / (results["order_signal"].seconds
+                                                         + signals_drained),
+                       "api ingest": len(orders) / (results["api_ingest"].seconds + drained)}
+            share = applied["api ingest"] / applied["order signal"]
+            print("  applied: " + ", ".join(f"{k} {v:.1f}/s" for k, v in applied.items())
+                  + f"; ingest / order signal = {share:.2f}", flush=True)
+            results["api_resend"] = await bench.resend(orders)
             results["api_visible"] = await bench.visible(orders[: args.visible])
             return results
     finally:
@@ -223,7 +247,8 @@ def report(results: dict[str, PhaseResult]) -> None:
         print(f"{name:<14}{result.throughput:>9.1f}{result.percentile(50):>10.1f}"
               f"{result.percentile(99):>10.1f}")
     print_cpu(results, {"bare_signal": "bare signal", "order_signal": "order signal",
-                        "api_ingest": "api ingest", "api_visible": "api visible"})
+                        "api_ingest": "api ingest", "api_resend": "api resend (duplicates)",
+                        "api_visible": "api visible"})
     ingest = results["api_ingest"].throughput
     for baseline in ("bare_signal", "order_signal"):
         bare = results[baseline].throughput
