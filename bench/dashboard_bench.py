@@ -1,8 +1,10 @@
 """`python -m bench.dashboard_bench`: seller dashboards at marketplace scale, the app's path
 against the same SQL on bare psycopg.
 
-For each case, after a warm-up, `--repeat` timed rounds of three sides, taking turns in an
-order that rotates each round, on one database in one run:
+For each case, after a warm-up, `--repeat` timed runs of three sides, taking turns in an
+order that rotates each round, on one database in one run; each turn is a block of `--block`
+runs of one side, the first untimed, so that each side is measured warm (single calls taking
+turns each pay for waking a database backend that sat idle meanwhile):
 
   app  the route function itself (api.routes.order_lists), called without HTTP: a
        connection from the read pool of db.engine.create_database, the db.order_lists /
@@ -107,10 +109,9 @@ def seller_list_only(db: Database, p: ListParams) -> Call:
     async def run() -> dict[str, Any]:
         after = p.after()
         offset = 0 if after is not None else (p.page - 1) * p.limit
-        async with db.engine.connect() as conn:
-            page = await order_lists.list_orders(conn, p.filter, sort=p.sort,
-                                                 descending=p.descending, limit=p.limit,
-                                                 offset=offset, after=after)
+        page = await order_lists.list_orders(db, p.filter, sort=p.sort,
+                                             descending=p.descending, limit=p.limit,
+                                             offset=offset, after=after)
         return {"orders": [presenters.list_item(r, "seller") for r in page.rows],
                 "nextCursor": p.next_cursor(page.next_key)}
     return run
@@ -201,7 +202,8 @@ async def measure(url: str, args: argparse.Namespace) -> tuple[list[Result], dic
                 app, bare, plain = await compare(
                     [case.app, lambda s=statements: replay(raw, s),
                      lambda s=statements: replay(unprepared, s)],
-                    repeat=args.repeat, warmup=args.warmup, budget=args.budget)
+                    repeat=args.repeat, warmup=args.warmup, budget=args.budget,
+                    block=args.block)
                 results.append(Result(case, statements, app, bare, plain))
                 print(f"  {case.name}: app {app.p50 * 1000:.2f} ms, raw {bare.p50 * 1000:.2f} "
                       f"ms, unprepared {plain.p50 * 1000:.2f} ms (p50, n={app.n})",
@@ -209,7 +211,8 @@ async def measure(url: str, args: argparse.Namespace) -> tuple[list[Result], dic
             if args.anatomy and (not args.only or "first_page" in args.only):
                 first = next(r for r in results if r.case.key == "first_page")
                 info["anatomy"] = await anatomy(url, db, SELLER.user_id, first.statements[0],
-                                                repeat=args.repeat, warmup=args.warmup)
+                                                repeat=args.repeat, warmup=args.warmup,
+                                                block=args.block)
             if args.explain:
                 await explain(raw, results)
     finally:
@@ -317,6 +320,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                             "first if empty) instead of a throwaway cluster")
     parser.add_argument("--repeat", type=int, default=200, help="timed runs per side per case")
     parser.add_argument("--warmup", type=int, default=20, help="untimed runs first")
+    parser.add_argument("--block", type=int, default=10,
+                        help="runs of one side in a row, the first untimed (1: single calls "
+                             "taking turns, each waking an idle database backend)")
     parser.add_argument("--budget", type=float, default=60.0,
                         help="seconds per case after which it stops early (slow cases)")
     parser.add_argument("--only", nargs="*", help="case keys to run (default all)")

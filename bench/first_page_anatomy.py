@@ -77,10 +77,10 @@ async def _layers(url: str, db: Database, seller_id: str,
 
 
 async def anatomy(url: str, db: Database, seller_id: str, statement: Statement, *,
-                  repeat: int, warmup: int) -> dict[str, Summary]:
+                  repeat: int, warmup: int, block: int = 1) -> dict[str, Summary]:
     async with _layers(url, db, seller_id, statement) as layers:
         summaries = await compare(list(layers.values()), repeat=repeat, warmup=warmup,
-                                  budget=120)
+                                  budget=120, block=block)
     return dict(zip(layers, summaries, strict=True))
 
 

@@ -29,8 +29,13 @@ class Summary:
 
 
 async def compare(calls: Sequence[Call], *, repeat: int, warmup: int, budget: float,
-                  minimum: int = 10) -> list[Summary]:
-    """`repeat` timed rounds after `warmup` untimed ones; each round runs every call once.
+                  minimum: int = 10, block: int = 1) -> list[Summary]:
+    """`repeat` timed rounds after `warmup` untimed ones; each round runs every call once, or
+    with `block` > 1 that many times in a row, the first of them untimed.
+
+    Blocks measure each path warm. Single calls taking turns pay, each, for waking a database
+    backend that sat idle while the others ran: on this VM 0.3-0.5 ms, as much as the
+    fastest queries themselves (BENCHMARKS.md).
 
     Slow cases stop early: the warm-up after a fifth of `budget` seconds (two rounds at
     least), the timed rounds once `budget` seconds are spent (`minimum` rounds at least)."""
@@ -42,12 +47,16 @@ async def compare(calls: Sequence[Call], *, repeat: int, warmup: int, budget: fl
             break
     samples: list[list[float]] = [[] for _ in calls]
     started = time.perf_counter()
-    for i in range(repeat):
+    rounds = repeat if block == 1 else -(-repeat // (block - 1))
+    for i in range(rounds):
         for k in range(len(calls)):
             which = (i + k) % len(calls)
-            t0 = time.perf_counter()
-            await calls[which]()
-            samples[which].append(time.perf_counter() - t0)
+            if block > 1:
+                await calls[which]()
+            for _ in range(max(1, block - 1)):
+                t0 = time.perf_counter()
+                await calls[which]()
+                samples[which].append(time.perf_counter() - t0)
         if i + 1 >= minimum and time.perf_counter() - started > budget:
             break
     return [Summary.of(s) for s in samples]

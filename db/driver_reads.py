@@ -6,8 +6,9 @@ cache key, the execution context and the result rows) and the pool's pre-ping a 
 0.15 ms: the app took twice to three times what the query took (BENCHMARKS.md). So these
 statements are still written with SQLAlchemy Core, with named parameters, but built and
 compiled once per shape (which filters are set, the sort, cursor or offset). On PostgreSQL they
-run on psycopg's own cursor, which prepares them after a few runs; on SQLite through
-SQLAlchemy as usual, from the cached statement.
+run on psycopg's own cursor, which prepares them after a few runs, on a connection from
+psycopg's pool (SQLAlchemy's async pool took another 0.1 ms to hand one out); on SQLite
+through SQLAlchemy as usual, from the cached statement.
 
 Skipping SQLAlchemy's result processing is safe for these statements: PostgreSQL returns
 NUMERIC as Decimal, and the engine's sessions run in UTC (`db.engine`), so timestamps come back
@@ -23,8 +24,11 @@ from typing import Any
 import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db.engine import Database
 
 # Shapes are few (a handful of filters, three sorts, two directions); the cap is a guard.
 _MAX_SHAPES = 512
@@ -32,41 +36,80 @@ _statements: dict[Hashable, Select] = {}
 _sql: dict[Hashable, str] = {}
 
 
-async def fetch_all(conn: AsyncConnection, shape: Hashable, build: Callable[[], Select],
-                    params: dict[str, Any], *, prepare: bool = True) -> list[Any]:
+async def fetch_all(source: Database | AsyncConnection, shape: Hashable,
+                    build: Callable[[], Select], params: dict[str, Any], *,
+                    prepare: bool = True) -> list[Any]:
     """Rows of the statement `build()` makes for `shape`, with `params` bound by name.
 
-    `build` is called once per shape; its statement must name every parameter that `params`
-    gives a value for. Rows have attribute access, like SQLAlchemy's. `prepare=False` keeps
-    PostgreSQL planning the statement for its values each time, for statements whose best
-    plan depends on them.
+    `source` is the Database (a connection of its own per call: from psycopg's pool on
+    PostgreSQL) or a connection already held. `build` is called once per shape; its statement
+    must name every parameter that `params` gives a value for. Rows have attribute access,
+    like SQLAlchemy's. `prepare=False` keeps PostgreSQL planning the statement for its values
+    each time, for statements whose best plan depends on them.
     """
+    if isinstance(source, Database):
+        if source.driver_pool is None:
+            async with source.engine.connect() as conn:
+                return await fetch_all(conn, shape, build, params, prepare=prepare)
+        sql = _compiled(shape, build, params, source.engine.dialect)
+        pool = source.driver_pool
+        if pool.closed:
+            await pool.open()
+        for attempt in (1, 2):
+            async with pool.connection() as driver:
+                try:
+                    return await _run(driver, sql, params, prepare)
+                except psycopg.Error as err:
+                    # No ping before use (a round trip per read): a connection the server
+                    # closed, after a restart say, fails once; the pool drops it on return
+                    # and the read runs again on another.
+                    if not (attempt == 1 and _broken(err, driver)):
+                        raise _as_sqlalchemy(err, sql, params) from err
+            await pool.check()  # after a restart its other idle connections are dead too
+        raise AssertionError("unreachable")
+    conn = source
     if conn.dialect.name != "postgresql":
         return list((await conn.execute(_statement(shape, build), params)).all())
+    sql = _compiled(shape, build, params, conn.dialect)
+    for attempt in (1, 2):
+        driver = (await conn.get_raw_connection()).driver_connection
+        try:
+            return await _run(driver, sql, params, prepare)
+        except psycopg.Error as err:
+            if not (attempt == 1 and _broken(err, driver)):
+                raise _as_sqlalchemy(err, sql, params) from err
+            await conn.invalidate()  # and the next attempt connects again
+            if conn.in_transaction():
+                await conn.rollback()
+    raise AssertionError("unreachable")
+
+
+async def _run(driver: psycopg.AsyncConnection, sql: str, params: dict[str, Any],
+               prepare: bool) -> list[Any]:
+    async with driver.cursor(row_factory=namedtuple_row) as cursor:
+        await cursor.execute(sql, params, prepare=None if prepare else False)
+        return await cursor.fetchall()
+
+
+def _broken(err: psycopg.Error, driver: psycopg.AsyncConnection) -> bool:
+    return isinstance(err, psycopg.OperationalError) and driver.broken
+
+
+def _as_sqlalchemy(err: psycopg.Error, sql: str, params: dict[str, Any]) -> DBAPIError:
+    """Raised as SQLAlchemy would, so callers and the API's error handlers see one kind."""
+    return DBAPIError.instance(sql, params, err, psycopg.Error)
+
+
+def _compiled(shape: Hashable, build: Callable[[], Select], params: dict[str, Any],
+              dialect: Dialect) -> str:
     sql = _sql.get(shape)
     if sql is None:
-        compiled = _statement(shape, build).compile(dialect=conn.dialect)
+        compiled = _statement(shape, build).compile(dialect=dialect)
         unnamed = set(compiled.binds) - set(params)
         if unnamed:  # a value that would otherwise be the first call's, for every call
             raise ValueError(f"parameters without a value for {shape}: {sorted(unnamed)}")
         sql = _remember(_sql, shape, compiled.string)
-    for attempt in (1, 2):
-        driver = (await conn.get_raw_connection()).driver_connection
-        try:
-            async with driver.cursor(row_factory=namedtuple_row) as cursor:
-                await cursor.execute(sql, params, prepare=None if prepare else False)
-                return await cursor.fetchall()
-        except psycopg.Error as err:
-            # The read pool does not ping (a round trip per request): a connection the server
-            # closed, after a restart say, fails here once and the read runs on a new one.
-            if attempt == 1 and isinstance(err, psycopg.OperationalError) and driver.broken:
-                await conn.invalidate()
-                if conn.in_transaction():
-                    await conn.rollback()
-                continue
-            # Raised as SQLAlchemy would, so callers and the API's error handlers see one kind.
-            raise DBAPIError.instance(sql, params, err, psycopg.Error) from err
-    raise AssertionError("unreachable")
+    return sql
 
 
 def _statement(shape: Hashable, build: Callable[[], Select]) -> Select:

@@ -28,6 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from db import driver_reads
 from db import tables as t
+from db.engine import Database
 from db.status_counts import PLATFORM
 
 o = t.orders
@@ -140,12 +141,13 @@ def page_params(f: OrderFilter, *, limit: int, offset: int = 0, after: tuple | N
     return params
 
 
-async def list_orders(conn: AsyncConnection, f: OrderFilter, *, sort: str, descending: bool,
-                      limit: int, offset: int = 0, after: tuple | None = None) -> Page:
+async def list_orders(source: Database | AsyncConnection, f: OrderFilter, *, sort: str,
+                      descending: bool, limit: int, offset: int = 0, after: tuple | None = None
+                      ) -> Page:
     keys = SORT_KEYS[sort]
     shape = ("page", f.shape(), sort, descending, bool(offset), after is not None)
     rows = await driver_reads.fetch_all(
-        conn, shape,
+        source, shape,
         lambda: list_query(f, sort=sort, descending=descending, limit=limit, offset=offset,
                            after=after),
         page_params(f, limit=limit, offset=offset, after=after))
@@ -159,18 +161,21 @@ def _name(column: ColumnElement) -> str:
     return column.key
 
 
-async def count_orders(conn: AsyncConnection, f: OrderFilter) -> int:
+async def count_orders(source: Database | AsyncConnection, f: OrderFilter) -> int:
     """How many orders match. A seller's (or the platform's) count by status comes from the
     counters the projection keeps; other filters count rows."""
     if f.buyer_id is None and f.party_id is None and f.payment_method is None \
             and f.created_from is None and f.created_to is None:
         params = {"owner": f.seller_id if f.seller_id is not None else PLATFORM,
                   **{f"status_{i}": s for i, s in enumerate(f.statuses)}}
-        rows = await driver_reads.fetch_all(conn, ("counted", len(f.statuses)),
+        rows = await driver_reads.fetch_all(source, ("counted", len(f.statuses)),
                                             lambda: _counted(f.statuses), params)
         return int(rows[0][0])
     query = select(func.count()).select_from(o).where(and_(True, *f.clauses()))
-    return (await conn.execute(query)).scalar_one()
+    if isinstance(source, Database):
+        async with source.engine.connect() as conn:
+            return (await conn.execute(query)).scalar_one()
+    return (await source.execute(query)).scalar_one()
 
 
 def _counted(statuses: tuple[str, ...]) -> Select:

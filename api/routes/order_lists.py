@@ -74,12 +74,10 @@ def _require(allowed: bool) -> None:
 async def _page(db, params: ListParams, *, view: str) -> dict[str, Any]:
     after = params.after()
     offset = 0 if after is not None else (params.page - 1) * params.limit
-    async with db.engine.connect() as conn:
-        page = await order_lists.list_orders(conn, params.filter, sort=params.sort,
-                                             descending=params.descending, limit=params.limit,
-                                             offset=offset, after=after)
-        total = None if after is not None else await order_lists.count_orders(conn,
-                                                                              params.filter)
+    page = await order_lists.list_orders(db, params.filter, sort=params.sort,
+                                         descending=params.descending, limit=params.limit,
+                                         offset=offset, after=after)
+    total = None if after is not None else await order_lists.count_orders(db, params.filter)
     pagination: dict[str, Any] = {"page": None if after is not None else params.page,
                                   "limit": params.limit, "total": total,
                                   "totalPages": None if total is None else
@@ -130,9 +128,8 @@ async def export_csv(seller_id: UserId, params: Params, user: CurrentUser,
         after = None
         while True:
             # One short read per batch: no connection is held while the client reads.
-            async with db.engine.connect() as conn:
-                page = await order_lists.list_orders(conn, f, sort="createdAt",
-                                                     descending=True, limit=500, after=after)
+            page = await order_lists.list_orders(db, f, sort="createdAt", descending=True,
+                                                 limit=500, after=after)
             for r in page.rows:
                 item = presenters.list_item(r, "seller")
                 yield _csv_line([item["orderNumber"], item["id"], item["status"],

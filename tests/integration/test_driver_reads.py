@@ -7,7 +7,8 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import bindparam, literal_column, select, text
+from sqlalchemy import bindparam, func, literal_column, select, text
+from sqlalchemy.exc import DBAPIError
 
 from db import driver_reads
 from db import tables as t
@@ -82,5 +83,36 @@ async def test_a_parameter_left_to_its_first_value_is_refused(postgres_url: str)
                 await driver_reads.fetch_all(
                     conn, ("test-unnamed", uuid.uuid4().hex),
                     lambda: select(t.users.c.id).where(t.users.c.name == "frozen"), {})
+    finally:
+        await db.dispose()
+
+
+async def test_a_read_from_the_pool_survives_a_connection_the_server_closed(postgres_url: str):
+    db = create_database(postgres_url)
+    await _add_user(db, "Ada")
+    pid_shape, users = ("test-pid", uuid.uuid4().hex), ("test-users", uuid.uuid4().hex)
+
+    def backend_pid():
+        return select(func.pg_backend_pid().label("pid"))
+    try:
+        assert db.driver_pool is not None
+        before = (await driver_reads.fetch_all(db, pid_shape, backend_pid, {}))[0].pid
+        async with db.writer.connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": before})
+            await other.commit()
+        rows = await driver_reads.fetch_all(db, users, _users_named("name"), {"name": "Ada"})
+        assert [r.name for r in rows] == ["Ada"]
+        after = (await driver_reads.fetch_all(db, pid_shape, backend_pid, {}))[0].pid
+        assert after != before
+    finally:
+        await db.dispose()
+
+
+async def test_a_database_error_on_the_pool_surfaces_as_sqlalchemy_raises_it(postgres_url: str):
+    db = create_database(postgres_url)
+    try:
+        with pytest.raises(DBAPIError):
+            await driver_reads.fetch_all(db, ("test-bad", uuid.uuid4().hex),
+                                         lambda: select(literal_column("1 / 0")), {})
     finally:
         await db.dispose()
