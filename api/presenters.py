@@ -200,16 +200,22 @@ def list_item(row: Row, view: str, caller: str | None = None) -> dict[str, Any]:
         "estimatedDelivery": iso(row.estimated_delivery),
         "trackingNumber": row.tracking_number,
     }
-    seller = {"id": row.seller_id, "name": row.seller_name, "storeName": row.seller_store_name}
-    buyer = {"id": row.buyer_id, "name": row.buyer_name}
     if view == "buyer" or (view == "party" and caller == row.buyer_id):
-        item["seller"] = seller
+        item["seller"] = _seller(row)
     elif view == "seller" or view == "party":
-        item["buyer"] = buyer
+        item["buyer"] = _buyer(row)
     else:
-        item["buyer"], item["seller"] = buyer, seller
+        item["buyer"], item["seller"] = _buyer(row), _seller(row)
         item["buyerId"], item["sellerId"] = row.buyer_id, row.seller_id
     return item
+
+
+def _seller(row: Row) -> dict[str, Any]:
+    return {"id": row.seller_id, "name": row.seller_name, "storeName": row.seller_store_name}
+
+
+def _buyer(row: Row) -> dict[str, Any]:
+    return {"id": row.buyer_id, "name": row.buyer_name}
 
 
 def stats(result, start: datetime, end: datetime, *, seller_id: str | None) -> dict[str, Any]:

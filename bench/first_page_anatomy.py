@@ -2,8 +2,9 @@
 by layer, from the bare statement to the route's path, all timed in turns.
 
 The app compiles the page's statement once and runs it on psycopg's cursor (db.driver_reads),
-on a connection from the read pool (autocommit, no pre-ping). The last two layers are how the
-same page ran before: through SQLAlchemy's `execute`, then with the pool's pre-ping as well.
+on a connection from psycopg's pool (autocommit, no pre-ping). The middle layers show what
+SQLAlchemy's async pool would add instead; the last two are how the same page ran before:
+through SQLAlchemy's `execute`, then with the pool's pre-ping as well.
 """
 
 from __future__ import annotations
@@ -23,11 +24,20 @@ from db.engine import Database
 LIMIT = 20
 
 
-def _list(engine: AsyncEngine, f: order_lists.OrderFilter, *, present: bool) -> Call:
+def _list(engine: AsyncEngine, f: order_lists.OrderFilter) -> Call:
+    """The page on a connection from SQLAlchemy's pool."""
     async def run():
         async with engine.connect() as conn:
-            page = await order_lists.list_orders(conn, f, sort="createdAt", descending=True,
+            return await order_lists.list_orders(conn, f, sort="createdAt", descending=True,
                                                  limit=LIMIT)
+    return run
+
+
+def _app(db: Database, f: order_lists.OrderFilter, *, present: bool) -> Call:
+    """The page as the route reads it: a connection from psycopg's pool."""
+    async def run():
+        page = await order_lists.list_orders(db, f, sort="createdAt", descending=True,
+                                             limit=LIMIT)
         return [presenters.list_item(r, "seller") for r in page.rows] if present else page
     return run
 
@@ -63,9 +73,10 @@ async def _layers(url: str, db: Database, seller_id: str,
         yield {
             "psycopg, held connection, prepared (raw)": lambda: replay(prepared, [statement]),
             "psycopg, held connection, unprepared": lambda: replay(bare, [statement]),
-            "driver_reads on a held pool connection": on_held,
-            "+ read pool checkout and return": _list(db.engine, f, present=False),
-            "+ list_item on the rows (the app's path)": _list(db.engine, f, present=True),
+            "driver_reads on a held SQLAlchemy connection": on_held,
+            "+ SQLAlchemy pool checkout and return": _list(db.engine, f),
+            "psycopg pool checkout and return instead": _app(db, f, present=False),
+            "+ list_item on the rows (the app's path)": _app(db, f, present=True),
             "before: SQLAlchemy execute, read pool": _sqlalchemy(db.engine, f),
             "before: SQLAlchemy execute, pre-ping": _sqlalchemy(pinged, f),
         }
