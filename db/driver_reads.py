@@ -56,20 +56,23 @@ async def fetch_all(source: Database | AsyncConnection, shape: Hashable,
         if pool.closed:
             await pool.open()
         for attempt in (1, 2):
-            async with pool.connection() as driver:
-                try:
-                    return await _run(driver, sql, params, prepare)
-                except psycopg.Error as err:
-                    # No ping before use (a round trip per read): a connection the server
-                    # closed, after a restart say, fails once; the pool drops it on return
-                    # and the read runs again on another.
-                    if not (attempt == 1 and _broken(err, driver)):
-                        raise _as_sqlalchemy(err, sql, params) from err
+            try:
+                async with pool.connection() as driver:
+                    try:
+                        return await _run(driver, sql, params, prepare)
+                    except psycopg.Error as err:
+                        # No ping before use (a round trip per read): a connection the server
+                        # closed, after a restart say, fails once; the pool drops it on
+                        # return and the read runs again on another.
+                        if attempt == 2 or not _broken(err, driver):
+                            raise
+            except psycopg.Error as err:  # the pool's timeout too: all connections busy
+                raise _as_sqlalchemy(err, sql, params) from err
             await pool.check()  # after a restart its other idle connections are dead too
         raise AssertionError("unreachable")
     conn = source
     if conn.dialect.name != "postgresql":
-        return list((await conn.execute(_statement(shape, build), params)).all())
+        return list((await conn.execute(_statement(shape, build, params), params)).all())
     sql = _compiled(shape, build, params, conn.dialect)
     for attempt in (1, 2):
         driver = (await conn.get_raw_connection()).driver_connection
@@ -104,17 +107,21 @@ def _compiled(shape: Hashable, build: Callable[[], Select], params: dict[str, An
               dialect: Dialect) -> str:
     sql = _sql.get(shape)
     if sql is None:
-        compiled = _statement(shape, build).compile(dialect=dialect)
-        unnamed = set(compiled.binds) - set(params)
-        if unnamed:  # a value that would otherwise be the first call's, for every call
-            raise ValueError(f"parameters without a value for {shape}: {sorted(unnamed)}")
-        sql = _remember(_sql, shape, compiled.string)
+        sql = _remember(_sql, shape, _statement(shape, build, params)
+                        .compile(dialect=dialect).string)
     return sql
 
 
-def _statement(shape: Hashable, build: Callable[[], Select]) -> Select:
+def _statement(shape: Hashable, build: Callable[[], Select], params: dict[str, Any]
+               ) -> Select:
     statement = _statements.get(shape)
-    return statement if statement is not None else _remember(_statements, shape, build())
+    if statement is None:
+        statement = build()
+        unnamed = set(statement.compile().binds) - set(params)
+        if unnamed:  # a value that would otherwise be the first call's, for every call
+            raise ValueError(f"parameters without a value for {shape}: {sorted(unnamed)}")
+        _remember(_statements, shape, statement)
+    return statement
 
 
 def _remember(cache: dict, shape: Hashable, value):

@@ -75,16 +75,14 @@ async def test_a_read_on_a_connection_the_server_closed_runs_again(postgres_url:
         await db.dispose()
 
 
-async def test_a_parameter_left_to_its_first_value_is_refused(postgres_url: str):
-    db = create_database(postgres_url)
-    try:
-        async with db.engine.connect() as conn:
-            with pytest.raises(ValueError, match="without a value"):
-                await driver_reads.fetch_all(
-                    conn, ("test-unnamed", uuid.uuid4().hex),
-                    lambda: select(t.users.c.id).where(t.users.c.name == "frozen"), {})
-    finally:
-        await db.dispose()
+async def test_a_parameter_left_to_its_first_value_is_refused(db: Database):
+    statement = lambda: select(t.users.c.id).where(t.users.c.name == "frozen")  # noqa: E731
+    with pytest.raises(ValueError, match="without a value"):
+        await driver_reads.fetch_all(db, ("test-unnamed", uuid.uuid4().hex), statement, {})
+    async with db.engine.connect() as conn:
+        with pytest.raises(ValueError, match="without a value"):
+            await driver_reads.fetch_all(conn, ("test-unnamed", uuid.uuid4().hex), statement,
+                                         {})
 
 
 async def test_a_read_from_the_pool_survives_a_connection_the_server_closed(postgres_url: str):
