@@ -71,6 +71,7 @@ def build_worker(client: Client, db: Database, settings: Settings, task_queue: s
         ],
         # Let in-flight activities finish their transaction on shutdown instead of cancelling.
         graceful_shutdown_timeout=timedelta(seconds=10),
+        max_cached_workflows=settings.worker_max_cached_workflows,
     )
 
 

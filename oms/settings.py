@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     worker_metrics_port: int = Field(9465, ge=0, le=65535)
     temporal_metrics_port: int = Field(9464, ge=0, le=65535)
+    # Orders the worker keeps in memory between events. An event for an order not among them
+    # replays its history first (BENCHMARKS.md, webhook ingest); more costs memory per order.
+    worker_max_cached_workflows: int = Field(1000, ge=0, le=1_000_000)
 
     payment_timeout: timedelta = timedelta(hours=1)
     seller_confirmation_timeout: timedelta = timedelta(hours=72)

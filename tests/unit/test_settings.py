@@ -20,6 +20,7 @@ def test_durations_come_from_the_environment_into_the_order_policy(monkeypatch):
      {"OMS_API_PORT": "70000"},
      {"OMS_JWT_SECRET": "short"},
      {"OMS_LOG_LEVEL": "LOUD"},
+     {"OMS_WORKER_MAX_CACHED_WORKFLOWS": "-1"},
      {"OMS_API_HOST": "0.0.0.0"},  # reachable from outside with the public dev secret
      {"OMS_API_HOST": "0.0.0.0", "OMS_JWT_SECRET": "x" * 40}],  # webhook secrets still public
 )
@@ -37,3 +38,4 @@ def test_a_public_api_with_its_own_secret_is_fine(monkeypatch):
     monkeypatch.setenv("OMS_ESCROW_WEBHOOK_SECRET", "z" * 40)
     settings = Settings(_env_file=None)
     assert settings.jwt_secret != DEV_JWT_SECRET
+

@@ -224,3 +224,10 @@ async def test_a_refund_the_gateway_fails_is_retried_and_recorded_once(client, s
         ledger = (await conn.execute(select(t.payment_operations).where(
             t.payment_operations.c.payment_reference == request.payment.reference))).all()
     assert [(r.kind, r.attempts) for r in ledger] == [("refund", 3)]
+
+
+async def test_the_worker_keeps_as_many_orders_in_memory_as_configured(client, settings,
+                                                                        session_db):
+    sized = settings.model_copy(update={"worker_max_cached_workflows": 2500})
+    worker = build_worker(client, session_db, sized, f"orders-{unique('cache')}")
+    assert worker.config()["max_cached_workflows"] == 2500
