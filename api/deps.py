@@ -15,8 +15,8 @@ from oms.settings import Settings
 _bearer = HTTPBearer(auto_error=False, description="JWT signed with OMS_JWT_SECRET (HS256)")
 
 # Dependencies are `async def` although none awaits: FastAPI runs a plain `def` dependency in
-# its thread pool, a thread round trip per dependency per request (a third of a webhook's CPU
-# in the API, see BENCHMARKS.md). They do no I/O, so they run on the event loop.
+# its thread pool, a thread round trip per dependency per request. They do no I/O, so they run
+# on the event loop.
 
 
 async def get_settings(request: Request) -> Settings:
