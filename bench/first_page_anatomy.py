@@ -18,18 +18,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from api import presenters
 from bench.latency import Call, Summary, compare
 from bench.sql_capture import Statement, psycopg_url, replay
-from db import driver_reads, order_lists
+from db import order_lists
 from db.engine import Database
 
 LIMIT = 20
 
 
-def _list(engine: AsyncEngine, f: order_lists.OrderFilter) -> Call:
-    """The page on a connection from SQLAlchemy's pool."""
+def _on_sqlalchemy_pool(engine: AsyncEngine, statement: Statement) -> Call:
+    """The same SQL on the driver, on a connection from SQLAlchemy's pool instead."""
+    sql, values = statement
+
     async def run():
         async with engine.connect() as conn:
-            return await order_lists.list_orders(conn, f, sort="createdAt", descending=True,
-                                                 limit=LIMIT)
+            driver = (await conn.get_raw_connection()).driver_connection
+            return await (await driver.execute(sql, values)).fetchall()
     return run
 
 
@@ -56,32 +58,24 @@ def _sqlalchemy(engine: AsyncEngine, f: order_lists.OrderFilter) -> Call:
 async def _layers(url: str, db: Database, seller_id: str,
                   statement: Statement) -> AsyncIterator[dict[str, Call]]:
     f = order_lists.OrderFilter(seller_id=seller_id)
-    shape = ("page", f.shape(), "createdAt", True, False, False)
-    params = order_lists.page_params(f, limit=LIMIT)
     prepared = await psycopg.AsyncConnection.connect(psycopg_url(url), autocommit=True)
     bare = await psycopg.AsyncConnection.connect(psycopg_url(url), autocommit=True,
                                                  prepare_threshold=None)
     # The read pool's settings (db.engine.create_database) with the pre-ping it used to have.
     pinged = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True,
                                  isolation_level="AUTOCOMMIT")
-    held = await db.engine.connect()
-
-    async def on_held():
-        return await driver_reads.fetch_all(held, shape, lambda: order_lists.list_query(
-            f, sort="createdAt", descending=True, limit=LIMIT), params)
     try:
         yield {
             "psycopg, held connection, prepared (raw)": lambda: replay(prepared, [statement]),
             "psycopg, held connection, unprepared": lambda: replay(bare, [statement]),
-            "driver_reads on a held SQLAlchemy connection": on_held,
-            "+ SQLAlchemy pool checkout and return": _list(db.engine, f),
-            "psycopg pool checkout and return instead": _app(db, f, present=False),
+            "SQLAlchemy pool checkout, then the driver": _on_sqlalchemy_pool(db.engine,
+                                                                             statement),
+            "list_orders: psycopg pool and the driver": _app(db, f, present=False),
             "+ list_item on the rows (the app's path)": _app(db, f, present=True),
             "before: SQLAlchemy execute, read pool": _sqlalchemy(db.engine, f),
             "before: SQLAlchemy execute, pre-ping": _sqlalchemy(pinged, f),
         }
     finally:
-        await held.close()
         await pinged.dispose()
         await bare.close()
         await prepared.close()

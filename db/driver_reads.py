@@ -8,7 +8,8 @@ statements are still written with SQLAlchemy Core, with named parameters, but bu
 compiled once per shape (which filters are set, the sort, cursor or offset). On PostgreSQL they
 run on psycopg's own cursor, which prepares them after a few runs, on a connection from
 psycopg's pool (SQLAlchemy's async pool took another 0.1 ms to hand one out); on SQLite
-through SQLAlchemy as usual, from the cached statement.
+through SQLAlchemy as usual, from the cached statement. Each call takes a connection of its
+own: these are single-statement reads in autocommit, with nothing to share.
 
 Skipping SQLAlchemy's result processing is safe for these statements: PostgreSQL returns
 NUMERIC as Decimal, and the engine's sessions run in UTC (`db.engine`), so timestamps come back
@@ -26,7 +27,6 @@ from psycopg.rows import namedtuple_row
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db.engine import Database
 
@@ -36,54 +36,38 @@ _statements: dict[Hashable, Select] = {}
 _sql: dict[Hashable, str] = {}
 
 
-async def fetch_all(source: Database | AsyncConnection, shape: Hashable,
-                    build: Callable[[], Select], params: dict[str, Any], *,
-                    prepare: bool = True) -> list[Any]:
+async def fetch_all(db: Database, shape: Hashable, build: Callable[[], Select],
+                    params: dict[str, Any], *, prepare: bool = True) -> list[Any]:
     """Rows of the statement `build()` makes for `shape`, with `params` bound by name.
 
-    `source` is the Database (a connection of its own per call: from psycopg's pool on
-    PostgreSQL) or a connection already held. `build` is called once per shape; its statement
-    must name every parameter that `params` gives a value for. Rows have attribute access,
-    like SQLAlchemy's. `prepare=False` keeps PostgreSQL planning the statement for its values
-    each time, for statements whose best plan depends on them.
+    `build` is called once per shape; its statement must name every parameter that `params`
+    gives a value for. Rows have attribute access, like SQLAlchemy's. `prepare=False` keeps
+    PostgreSQL planning the statement for its values each time, for statements whose best
+    plan depends on them.
     """
-    if isinstance(source, Database):
-        if source.driver_pool is None:
-            async with source.engine.connect() as conn:
-                return await fetch_all(conn, shape, build, params, prepare=prepare)
-        sql = _compiled(shape, build, params, source.engine.dialect)
-        pool = source.driver_pool
-        if pool.closed:
-            await pool.open()
-        for attempt in (1, 2):
-            try:
-                async with pool.connection() as driver:
-                    try:
-                        return await _run(driver, sql, params, prepare)
-                    except psycopg.Error as err:
-                        # No ping before use (a round trip per read): a connection the server
-                        # closed, after a restart say, fails once; the pool drops it on
-                        # return and the read runs again on another.
-                        if attempt == 2 or not _broken(err, driver):
-                            raise
-            except psycopg.Error as err:  # the pool's timeout too: all connections busy
-                raise _as_sqlalchemy(err, sql, params) from err
-            await pool.check()  # after a restart its other idle connections are dead too
-        raise AssertionError("unreachable")
-    conn = source
-    if conn.dialect.name != "postgresql":
-        return list((await conn.execute(_statement(shape, build, params), params)).all())
-    sql = _compiled(shape, build, params, conn.dialect)
+    pool = db.driver_pool
+    if pool is None:
+        async with db.engine.connect() as conn:
+            return list((await conn.execute(_statement(shape, build, params), params)).all())
+    sql = _compiled(shape, build, params, db.engine.dialect)
+    if pool.closed:
+        # Wait for the first connection: a read queued meanwhile would make the pool open a
+        # second, and an idle pool hands its connections out in turn, each backend cold.
+        await pool.open(wait=True)
     for attempt in (1, 2):
-        driver = (await conn.get_raw_connection()).driver_connection
         try:
-            return await _run(driver, sql, params, prepare)
-        except psycopg.Error as err:
-            if not (attempt == 1 and _broken(err, driver)):
-                raise _as_sqlalchemy(err, sql, params) from err
-            await conn.invalidate()  # and the next attempt connects again
-            if conn.in_transaction():
-                await conn.rollback()
+            async with pool.connection() as driver:
+                try:
+                    return await _run(driver, sql, params, prepare)
+                except psycopg.Error as err:
+                    # No ping before use (a round trip per read): a connection the server
+                    # closed, after a restart say, fails once; the pool drops it on return
+                    # and the read runs again on another.
+                    if attempt == 2 or not _broken(err, driver):
+                        raise
+        except psycopg.Error as err:  # the pool's timeout too: all connections busy
+            raise _as_sqlalchemy(err, sql, params) from err
+        await pool.check()  # after a restart its other idle connections are dead too
     raise AssertionError("unreachable")
 
 

@@ -61,9 +61,11 @@ def create_database(url: str, *, echo: bool = False) -> Database:
     # and keeps psycopg's prepared statements. No pre-ping either (another round trip, a
     # quarter of a first page): a read on a connection the server closed is run again on a
     # new one (db.driver_reads), or fails once with 503; the pool replaces old connections.
+    # Last in, first out: when few reads run at once they reuse the connection whose server
+    # process has just run, instead of waking idle ones in turn (0.1 ms a read on this VM).
     reader = create_async_engine(url, echo=echo, pool_size=5, max_overflow=10,
                                  isolation_level="AUTOCOMMIT", pool_recycle=1800,
-                                 connect_args=utc)
+                                 pool_use_lifo=True, connect_args=utc)
     # Opened on first use (it needs the event loop); the same session settings as the reader.
     driver_pool = AsyncConnectionPool(
         make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),

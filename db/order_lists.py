@@ -22,7 +22,6 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -141,13 +140,12 @@ def page_params(f: OrderFilter, *, limit: int, offset: int = 0, after: tuple | N
     return params
 
 
-async def list_orders(source: Database | AsyncConnection, f: OrderFilter, *, sort: str,
-                      descending: bool, limit: int, offset: int = 0, after: tuple | None = None
-                      ) -> Page:
+async def list_orders(db: Database, f: OrderFilter, *, sort: str, descending: bool,
+                      limit: int, offset: int = 0, after: tuple | None = None) -> Page:
     keys = SORT_KEYS[sort]
     shape = ("page", f.shape(), sort, descending, bool(offset), after is not None)
     rows = await driver_reads.fetch_all(
-        source, shape,
+        db, shape,
         lambda: list_query(f, sort=sort, descending=descending, limit=limit, offset=offset,
                            after=after),
         page_params(f, limit=limit, offset=offset, after=after))
@@ -161,21 +159,19 @@ def _name(column: ColumnElement) -> str:
     return column.key
 
 
-async def count_orders(source: Database | AsyncConnection, f: OrderFilter) -> int:
+async def count_orders(db: Database, f: OrderFilter) -> int:
     """How many orders match. A seller's (or the platform's) count by status comes from the
     counters the projection keeps; other filters count rows."""
     if f.buyer_id is None and f.party_id is None and f.payment_method is None \
             and f.created_from is None and f.created_to is None:
         params = {"owner": f.seller_id if f.seller_id is not None else PLATFORM,
                   **{f"status_{i}": s for i, s in enumerate(f.statuses)}}
-        rows = await driver_reads.fetch_all(source, ("counted", len(f.statuses)),
+        rows = await driver_reads.fetch_all(db, ("counted", len(f.statuses)),
                                             lambda: _counted(f.statuses), params)
         return int(rows[0][0])
     query = select(func.count()).select_from(o).where(and_(True, *f.clauses()))
-    if isinstance(source, Database):
-        async with source.engine.connect() as conn:
-            return (await conn.execute(query)).scalar_one()
-    return (await source.execute(query)).scalar_one()
+    async with db.engine.connect() as conn:
+        return (await conn.execute(query)).scalar_one()
 
 
 def _counted(statuses: tuple[str, ...]) -> Select:
@@ -198,8 +194,7 @@ def search_terms(q: str) -> list[str]:
 SEARCH_CAP = 1000
 
 
-async def search_orders(conn: AsyncConnection, f: OrderFilter, q: str, *, limit: int
-                        ) -> list[Any]:
+async def search_orders(db: Database, f: OrderFilter, q: str, *, limit: int) -> list[Any]:
     """Orders whose order number, product, buyer, seller, store or tracking number match every
     word of `q` (the last as a prefix), newest first.
 
@@ -207,24 +202,25 @@ async def search_orders(conn: AsyncConnection, f: OrderFilter, q: str, *, limit:
     matches a handful of orders (take them from the search index), a common word matches
     thousands (walk by date and stop at a page). Neither database's planner can tell which
     from the statistics it has. For the same reason the matching statements are planned for
-    their words every time, never prepared: PostgreSQL's generic plan for them took 207 ms
-    for a word in 25,000 orders where the plan for that word took 39 ms (BENCHMARKS.md)."""
-    dialect = conn.dialect.name
+    their words every time, never prepared: PostgreSQL's generic plan for them took 200 ms
+    for a word in 25,000 orders where the plan for that word took 29 ms (BENCHMARKS.md)."""
+    dialect = db.engine.dialect.name
     terms = search_terms(q)
     if not terms:
         return []
     params = {**f.params(), MATCH_PARAM[dialect]: _match_text(dialect, terms)}
     found = await driver_reads.fetch_all(
-        conn, ("search-ids", dialect, f.shape()), lambda: match_query(dialect, f, q,
-                                                                     cap=SEARCH_CAP),
+        db, ("search-ids", dialect, f.shape()), lambda: match_query(dialect, f, q,
+                                                                   cap=SEARCH_CAP),
         {**params, "cap": SEARCH_CAP + 1}, prepare=False)
     ids = [row.id for row in found]
     if len(ids) <= SEARCH_CAP:
         query = (_base(OrderFilter()).where(o.c.id.in_(ids))
                  .order_by(o.c.created_at.desc(), o.c.id.desc()).limit(limit))
-        return list((await conn.execute(query)).all())
+        async with db.engine.connect() as conn:
+            return list((await conn.execute(query)).all())
     return await driver_reads.fetch_all(
-        conn, ("search-walk", dialect, f.shape()),
+        db, ("search-walk", dialect, f.shape()),
         lambda: (_base(f).where(_match(dialect, terms))
                  .order_by(o.c.created_at.desc(), o.c.id.desc()).limit(bindparam("rows"))),
         {**params, "rows": limit}, prepare=False)

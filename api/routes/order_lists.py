@@ -59,8 +59,7 @@ async def search(user: CurrentUser, db: DbDep,
     """Find orders by order number, product, tracking number, buyer or seller name: each word
     must match the start of a word. Only orders the caller may see."""
     scope = order_lists.OrderFilter(party_id=None if user.is_staff else user.user_id)
-    async with db.engine.connect() as conn:
-        rows = await order_lists.search_orders(conn, scope, q, limit=limit)
+    rows = await order_lists.search_orders(db, scope, q, limit=limit)
     view = "operator" if user.is_staff else "party"
     return {"orders": [presenters.list_item(r, view, user.user_id) for r in rows]}
 

@@ -68,9 +68,8 @@ async def shop(db: Database):
 async def _all_pages(db, f, *, sort="createdAt", descending=True, limit=7):
     seen, after = [], None
     while True:
-        async with db.engine.connect() as conn:
-            page = await list_orders(conn, f, sort=sort, descending=descending, limit=limit,
-                                     after=after)
+        page = await list_orders(db, f, sort=sort, descending=descending, limit=limit,
+                                 after=after)
         seen += [r.id for r in page.rows]
         if page.next_key is None:
             return seen
@@ -86,10 +85,9 @@ async def test_cursor_pages_cover_every_order_once_in_order(db, shop):
 
 async def test_offset_pages_agree_with_cursor_pages(db, shop):
     seller, _, newest_first = shop
-    async with db.engine.connect() as conn:
-        pages = [await list_orders(conn, OrderFilter(seller_id=seller), sort="createdAt",
-                                   descending=True, limit=10, offset=o) for o in (0, 10, 20)]
-        total = await count_orders(conn, OrderFilter(seller_id=seller))
+    pages = [await list_orders(db, OrderFilter(seller_id=seller), sort="createdAt",
+                               descending=True, limit=10, offset=o) for o in (0, 10, 20)]
+    total = await count_orders(db, OrderFilter(seller_id=seller))
     assert [r.id for p in pages for r in p.rows] == newest_first
     assert total == 25 and pages[-1].next_key is None
 
@@ -99,9 +97,8 @@ async def test_other_sorts_page_completely_and_in_order(db, shop, sort):
     seller, _, newest_first = shop
     ids = await _all_pages(db, OrderFilter(seller_id=seller), sort=sort, limit=4)
     assert sorted(ids) == sorted(newest_first) and len(ids) == 25
-    async with db.engine.connect() as conn:
-        rows = (await list_orders(conn, OrderFilter(seller_id=seller), sort=sort,
-                                  descending=False, limit=25)).rows
+    rows = (await list_orders(db, OrderFilter(seller_id=seller), sort=sort,
+                              descending=False, limit=25)).rows
     keys = [(r.status, r.created_at) if sort == "status" else r.total_units for r in rows]
     assert keys == sorted(keys)
     if sort == "totalAmount":
@@ -111,17 +108,15 @@ async def test_other_sorts_page_completely_and_in_order(db, shop, sort):
 async def test_a_page_boundary_crossed_while_orders_arrive_skips_and_repeats_nothing(db, shop):
     seller, buyers, newest_first = shop
     f = OrderFilter(seller_id=seller)
-    async with db.engine.connect() as conn:
-        first = await list_orders(conn, f, sort="createdAt", descending=True, limit=10)
+    first = await list_orders(db, f, sort="createdAt", descending=True, limit=10)
     listing = await seed_listing(db, seller_id=seller, inventory=100)
     for i in range(5):  # new orders land while the buyer reads page one
         await make_order(db, seller=seller, buyer=buyers[0], listing=listing,
                          at=T0 + timedelta(days=10, minutes=i))
     rest, after = [], first.next_key
     while after is not None:
-        async with db.engine.connect() as conn:
-            page = await list_orders(conn, f, sort="createdAt", descending=True, limit=10,
-                                     after=after)
+        page = await list_orders(db, f, sort="createdAt", descending=True, limit=10,
+                                 after=after)
         rest += [r.id for r in page.rows]
         after = page.next_key
     assert [r.id for r in first.rows] + rest == newest_first
@@ -130,9 +125,8 @@ async def test_a_page_boundary_crossed_while_orders_arrive_skips_and_repeats_not
 async def test_filters_combine(db, shop):
     seller, buyers, _ = shop
     async def ids(**kw):
-        async with db.engine.connect() as conn:
-            page = await list_orders(conn, OrderFilter(seller_id=seller, **kw),
-                                     sort="createdAt", descending=True, limit=100)
+        page = await list_orders(db, OrderFilter(seller_id=seller, **kw), sort="createdAt",
+                                 descending=True, limit=100)
         return page.rows
 
     confirmed = await ids(statuses=("order_confirmed",))
@@ -143,9 +137,8 @@ async def test_filters_combine(db, shop):
     assert len(escrow) == 8 and {r.payment_method for r in escrow} == {"escrow"}
     window = await ids(created_from=T0 + timedelta(hours=5), created_to=T0 + timedelta(hours=10))
     assert len(window) == 5
-    async with db.engine.connect() as conn:
-        mine = await list_orders(conn, OrderFilter(buyer_id=buyers[1]), sort="createdAt",
-                                 descending=True, limit=100)
+    mine = await list_orders(db, OrderFilter(buyer_id=buyers[1]), sort="createdAt",
+                             descending=True, limit=100)
     assert len(mine.rows) == 12 and {r.buyer_id for r in mine.rows} == {buyers[1]}
     assert mine.rows[0].seller_store_name == "Alice's Electronics"
     assert mine.rows[0].buyer_name == "Bob Buyer"
@@ -161,18 +154,18 @@ async def test_search_finds_by_number_product_names_and_tracking_within_scope(db
             text("SELECT order_number FROM orders WHERE id = :i"),
             {"i": order_id})).scalar_one()
 
-        async def find(q, **scope):
-            rows = await search_orders(conn, OrderFilter(**scope), q, limit=50)
-            return {r.id for r in rows}
+    async def find(q, **scope):
+        rows = await search_orders(db, OrderFilter(**scope), q, limit=50)
+        return {r.id for r in rows}
 
-        assert await find(number) == {order_id}
-        assert await find("1z999track") == {order_id}  # prefix, any case
-        assert len(await find("wireless headph", seller_id=seller)) == 25
-        assert len(await find("bob", party_id=buyers[1])) == 12
-        assert await find("bob", party_id=buyers[0]) == set()  # not Alice's to see
-        assert await find("alice electr", party_id=unique("stranger")) == set()
-        assert await find("zzz' OR 'a'='a") == set()  # only words reach the query
-        assert await find("   ") == set()
+    assert await find(number) == {order_id}
+    assert await find("1z999track") == {order_id}  # prefix, any case
+    assert len(await find("wireless headph", seller_id=seller)) == 25
+    assert len(await find("bob", party_id=buyers[1])) == 12
+    assert await find("bob", party_id=buyers[0]) == set()  # not Alice's to see
+    assert await find("alice electr", party_id=unique("stranger")) == set()
+    assert await find("zzz' OR 'a'='a") == set()  # only words reach the query
+    assert await find("   ") == set()
 
 
 @pytest.mark.parametrize("cap", [3, 1000])
@@ -182,6 +175,5 @@ async def test_search_pages_are_newest_first_whichever_step_answers(db, shop, mo
 
     monkeypatch.setattr(order_lists, "SEARCH_CAP", cap)  # 3: more matches than the cap
     seller, _, newest_first = shop
-    async with db.engine.connect() as conn:
-        rows = await search_orders(conn, OrderFilter(seller_id=seller), "wireless", limit=10)
+    rows = await search_orders(db, OrderFilter(seller_id=seller), "wireless", limit=10)
     assert [r.id for r in rows] == newest_first[:10]
