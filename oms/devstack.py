@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 from api.auth import Role, mint_token
 from db.engine import create_database
@@ -62,6 +63,8 @@ def run_dev_stack(settings: Settings) -> int:
             children.append(processes.spawn([sys.executable, "-m", "oms.cli", name], env=env,
                                             inherit_output=True))
         processes.wait_for_port(settings.api_port, children[-1], timeout=60)
+        host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::") else settings.api_host
+        _wait_until_healthy(f"http://{host}:{settings.api_port}/health", children, timeout=60)
         print(_banner(settings), flush=True)
         while not stopping:
             if any(child.poll() is not None for child in children):
@@ -85,6 +88,24 @@ async def _seed(settings: Settings) -> None:
         await seed_demo(db)
     finally:
         await db.dispose()
+
+
+def _wait_until_healthy(url: str, children: list[subprocess.Popen], *, timeout: float) -> None:
+    """The banner means ready: the API answers /health with 200 (its database and Temporal
+    reachable), which can take a few seconds more than its port opening."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (OSError, ValueError):
+            pass  # 503 (HTTPError is an OSError) or not answering yet
+        if any(child.poll() is not None for child in children):
+            raise RuntimeError("a component exited while starting")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer 200 within {timeout:.0f} s")
+        time.sleep(0.2)
 
 
 def _banner(settings: Settings) -> str:

@@ -53,7 +53,8 @@ def test_the_dev_stack_serves_an_order_and_stops_cleanly(tmp_path):
         buyer = {"Authorization": f"Bearer {mint_token(SECRET, 'buyer123')}"}
         seller = {"Authorization": f"Bearer {mint_token(SECRET, 'seller456')}"}
         with httpx.Client(base_url=api, timeout=30) as http:
-            assert http.get("/health").json()["status"] == "ok"
+            health = http.get("/health")  # the banner comes once the stack is healthy
+            assert health.json()["status"] == "ok", health.text
             body = checkout_body(buyer_id="buyer123", seller_id="seller456",
                                  listing_id="listing789")
             created = http.post("/api/orders", json=body, headers=buyer)
