@@ -2,6 +2,8 @@
 
 Current counts per status come from `order_status_counts` (kept by the projection); the rest
 are aggregates over the orders created in the window, answered from the created_at indexes.
+Both statements are compiled once and run on the driver (db.driver_reads): dashboards poll
+them.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Select, and_, bindparam, func, literal_column, select
 
+from db import driver_reads
 from db import tables as t
+from db.engine import Database
 from db.status_counts import PLATFORM
 
 o = t.orders
@@ -31,28 +34,20 @@ class OrderStats:
     by_method: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-async def order_stats(conn: AsyncConnection, *, seller_id: str | None, start: datetime,
+async def order_stats(db: Database, *, seller_id: str | None, start: datetime,
                       end: datetime) -> OrderStats:
-    counts = t.order_status_counts
     scope = seller_id if seller_id is not None else PLATFORM
-    by_status = {r.status: r.count for r in await conn.execute(
-        select(counts.c.status, counts.c["count"]).where(counts.c.seller_id == scope,
-                                                         counts.c["count"] != 0))}
-    window = [o.c.created_at >= start, o.c.created_at < end]
+    by_status = {r.status: r.count for r in await driver_reads.fetch_all(
+        db, ("stats-counts",), _current_counts, {"scope": scope})}
+    dialect = db.engine.dialect.name
+    params = {"start": start, "end": end}
     if seller_id is not None:
-        window.append(o.c.seller_id == seller_id)
-    # One pass over the window's orders, grouped finely enough to fold every figure from it
-    # (one statement instead of four scans of the same rows).
-    groups = (await conn.execute(
-        select(o.c.payment_method, o.c.currency, o.c.status, o.c.cancelled_from,
-               func.count().label("n"), func.sum(o.c.total_units).label("units"),
-               func.sum(_seconds(conn, o.c.shipped_at)).label("to_shipped"),
-               func.count(o.c.shipped_at).label("shipped"),
-               func.sum(_seconds(conn, o.c.actual_delivery_date)).label("to_delivered"),
-               func.count(o.c.actual_delivery_date).label("delivered"))
-        .where(and_(*window))
-        .group_by(o.c.payment_method, o.c.currency, o.c.status, o.c.cancelled_from)
-    )).all()
+        params["seller_id"] = seller_id
+    # Planned for its window every time: a day and a year want different plans.
+    groups = await driver_reads.fetch_all(
+        db, ("stats-groups", dialect, seller_id is not None),
+        lambda: _window_groups(dialect, by_seller=seller_id is not None), params,
+        prepare=False)
     created = sum(g.n for g in groups)
     cancelled: dict[str, int] = {}
     units: dict[str, list[int]] = {}
@@ -87,11 +82,33 @@ async def order_stats(conn: AsyncConnection, *, seller_id: str | None, start: da
     )
 
 
-def _seconds(conn: AsyncConnection, later):
+def _current_counts() -> Select:
+    counts = t.order_status_counts
+    return select(counts.c.status, counts.c["count"]).where(
+        counts.c.seller_id == bindparam("scope"), counts.c["count"] != literal_column("0"))
+
+
+def _window_groups(dialect: str, *, by_seller: bool) -> Select:
+    """One pass over the window's orders, grouped finely enough to fold every figure from it
+    (one statement instead of four scans of the same rows)."""
+    window = [o.c.created_at >= bindparam("start"), o.c.created_at < bindparam("end")]
+    if by_seller:
+        window.append(o.c.seller_id == bindparam("seller_id"))
+    return (select(o.c.payment_method, o.c.currency, o.c.status, o.c.cancelled_from,
+                   func.count().label("n"), func.sum(o.c.total_units).label("units"),
+                   func.sum(_seconds(dialect, o.c.shipped_at)).label("to_shipped"),
+                   func.count(o.c.shipped_at).label("shipped"),
+                   func.sum(_seconds(dialect, o.c.actual_delivery_date)).label("to_delivered"),
+                   func.count(o.c.actual_delivery_date).label("delivered"))
+            .where(and_(*window))
+            .group_by(o.c.payment_method, o.c.currency, o.c.status, o.c.cancelled_from))
+
+
+def _seconds(dialect: str, later):
     """Seconds from an order's creation to `later`, in the dialect's own arithmetic."""
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         return func.extract("epoch", later - o.c.created_at)
-    return (func.julianday(later) - func.julianday(o.c.created_at)) * 86400.0
+    return (func.julianday(later) - func.julianday(o.c.created_at)) * literal_column("86400.0")
 
 
 def _mean(total, count: int) -> float | None:

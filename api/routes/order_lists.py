@@ -105,8 +105,7 @@ async def stats(
         raise ApiError(ErrorCode.VALIDATION_ERROR, "from must be before to, at most a year apart",
                        errors=[{"field": "from", "message": "invalid range",
                                 "type": "value_error"}])
-    async with db.engine.connect() as conn:
-        result = await order_stats(conn, seller_id=sellerId, start=start, end=end)
+    result = await order_stats(db, seller_id=sellerId, start=start, end=end)
     return {"stats": presenters.stats(result, start, end, seller_id=sellerId)}
 
 

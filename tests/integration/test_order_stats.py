@@ -55,9 +55,8 @@ async def test_statistics_match_the_hand_computed_figures(db):
                                     (S.CANCELLED, 5)])
     await walk(db, ids[3], seller, [(S.CANCELLED, 1)])
 
-    async with db.engine.connect() as conn:
-        stats = await order_stats(conn, seller_id=seller, start=T0 - H, end=T0 + 24 * H)
-        platform = await order_stats(conn, seller_id=None, start=T0 - H, end=T0 + 24 * H)
+    stats = await order_stats(db, seller_id=seller, start=T0 - H, end=T0 + 24 * H)
+    platform = await order_stats(db, seller_id=None, start=T0 - H, end=T0 + 24 * H)
 
     assert stats.counts_by_status == {"completed": 2, "cancelled": 2, "payment_confirmed": 1}
     assert stats.created == 4 and stats.completed == 2
