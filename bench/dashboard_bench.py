@@ -102,8 +102,8 @@ def seller_page(db: Database, p: ListParams) -> Call:
 
 
 def seller_list_only(db: Database, p: ListParams) -> Call:
-    """The seller list route less its COUNT(*) (which it runs on every numbered page): what a
-    numbered page would cost if the total came from elsewhere."""
+    """The seller list route less its count (which it runs on every numbered page): the
+    page alone."""
     p = scoped(p, seller_id=SELLER.user_id)
 
     async def run() -> dict[str, Any]:
