@@ -29,7 +29,7 @@ from bench.progress import Progress
 from db.engine import create_database
 from db.migrate import upgrade
 from tests import servers
-from tests.bulk import STATUSES, insert_orders
+from tests.bulk import STATUSES, insert_first_history, insert_orders
 
 BIG_SELLER = "bulk-seller-big"
 BIG_PRODUCT = "Ceramic mug"
@@ -90,13 +90,7 @@ async def insert_big_seller_orders(conn: AsyncConnection, plan: Plan, lo: int, h
             :product, 1 + n % 5, 10, 10 * (1 + n % 5), '{}'::json, now()
         FROM generate_series(CAST(:first AS int), CAST(:last AS int)) n
     """), params)
-    await conn.execute(text("""
-        INSERT INTO order_status_history (id, order_id, sequence, previous_status, new_status,
-            changed_by, actor_kind, created_at)
-        SELECT md5('history' || n)::uuid::text, md5('order' || n)::uuid::text, 0, NULL,
-            'payment_confirmed', 'system', 'system', now()
-        FROM generate_series(CAST(:first AS int), CAST(:last AS int)) n
-    """), params)
+    await insert_first_history(conn, params["first"], params["last"])
 
 
 async def _add_big_seller(conn: AsyncConnection) -> None:

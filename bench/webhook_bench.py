@@ -85,6 +85,8 @@ class WebhookBench:
                  pids: dict[str, int]) -> None:
         self.args, self.api, self.client, self.bare_queue = args, api, client, bare_queue
         self.pids = pids
+        self.workflow_ids: dict[str, str] = {}  # order id -> workflow id, for order signals
+        self.sent: dict[str, bytes] = {}  # order id -> the ingested body, for resends
         self.buyer = {"Authorization": f"Bearer {mint_token(JWT_SECRET, BUYER)}"}
         self.seller = {"Authorization": f"Bearer {mint_token(JWT_SECRET, SELLER)}"}
 
@@ -99,7 +101,6 @@ class WebhookBench:
 
     async def ready_orders(self, count: int, listings: list[str]) -> list[str]:
         ids: list[str] = []
-        self.workflow_ids = getattr(self, "workflow_ids", {})
 
         async def job(n: int, rec: Recorder) -> None:
             body = checkout_body(buyer_id=BUYER, seller_id=SELLER,
@@ -132,8 +133,6 @@ class WebhookBench:
         return body
 
     async def ingest(self, order_ids: list[str]) -> PhaseResult:
-        self.sent: dict[str, bytes] = {}
-
         async def job(order_id: str, rec: Recorder) -> None:
             self.sent[order_id] = await rec.measure(self.post_event(order_id, "picked_up"))
 

@@ -60,10 +60,15 @@ async def insert_orders(conn: AsyncConnection, *, first: int, count: int, seller
             10, 10 * (1 + n % 5), '{}'::json, now()
         FROM generate_series(CAST(:first AS int), CAST(:last AS int)) n
     """), params)
+    await insert_first_history(conn, params["first"], params["last"])
+
+
+async def insert_first_history(conn: AsyncConnection, first: int, last: int) -> None:
+    """The creation row of the status history of bulk orders first..last."""
     await conn.execute(text("""
         INSERT INTO order_status_history (id, order_id, sequence, previous_status, new_status,
             changed_by, actor_kind, created_at)
         SELECT md5('history' || n)::uuid::text, md5('order' || n)::uuid::text, 0, NULL,
             'payment_confirmed', 'system', 'system', now()
         FROM generate_series(CAST(:first AS int), CAST(:last AS int)) n
-    """), params)
+    """), {"first": first, "last": last})
