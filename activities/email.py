@@ -64,7 +64,7 @@ class EmailActivities:
         """Send one order email to its audience; returns how many went out now."""
         people = {"buyer": cmd.buyer_id, "seller": cmd.seller_id}
         user_ids = [people[a] for a in cmd.audience]
-        async with self._db.engine.connect() as conn:
+        async with self._db.reader.connect() as conn:
             users = {r.id: r for r in await conn.execute(
                 select(t.users.c.id, t.users.c.name, t.users.c.email)
                 .where(t.users.c.id.in_(user_ids)))}

@@ -67,7 +67,7 @@ class LiveHub:
 
     async def start(self) -> None:
         try:
-            async with self._db.engine.connect() as conn:
+            async with self._db.reader.connect() as conn:
                 self.last_seq = await live_updates.last_seq(conn)
         except Exception as err:  # noqa: BLE001 - the API serves without live updates
             log.warning("live updates start from the beginning: %s", err)
@@ -104,7 +104,7 @@ class LiveHub:
             self._wake.clear()
             try:
                 while True:
-                    async with self._db.engine.connect() as conn:
+                    async with self._db.reader.connect() as conn:
                         rows = await live_updates.after(conn, self.last_seq, limit=BATCH)
                     if not rows:
                         break

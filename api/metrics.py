@@ -54,7 +54,7 @@ async def render(db: Database, settings: Settings) -> tuple[bytes, str]:
     """The metrics page, with the stuck-order gauge counted now from the read model."""
     now = datetime.now(UTC)
     o = t.orders
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:
         waiting = dict((await conn.execute(
             select(o.c.status, func.count()).where(
                 o.c.status.in_(FULFILMENT),

@@ -37,7 +37,7 @@ async def ingest(db: Database, client: Client, body: ShippingEventIn | EscrowEve
 async def _ingest(db: Database, client: Client, body: ShippingEventIn | EscrowEventIn) -> str:
     event = body.to_event()
     source = event.source.value
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:
         seen, workflow_id = await inbox_repo.look_up(conn, source, event.event_id,
                                                      body.order_id)
     if seen:

@@ -107,7 +107,7 @@ async def _add_big_seller(conn: AsyncConnection) -> None:
 async def count_orders_in(url: str) -> int:
     db = create_database(url)
     try:
-        async with db.engine.connect() as conn:
+        async with db.reader.connect() as conn:
             return (await conn.execute(text("SELECT count(*) FROM orders"))).scalar_one()
     finally:
         await db.dispose()
@@ -148,7 +148,7 @@ async def seed(url: str, plan: Plan, *, out=sys.stderr) -> dict[str, float]:
 async def _settle(db, out) -> dict[str, float]:
     """What the projection and time would have done to a live database."""
     seconds: dict[str, float] = {}
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:
         # VACUUM and CLUSTER refuse to run inside a transaction.
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         steps = {

@@ -47,9 +47,9 @@ async def fetch_all(db: Database, shape: Hashable, build: Callable[[], Select],
     """
     pool = db.driver_pool
     if pool is None:
-        async with db.engine.connect() as conn:
+        async with db.reader.connect() as conn:
             return list((await conn.execute(_statement(shape, build, params), params)).all())
-    sql = _compiled(shape, build, params, db.engine.dialect)
+    sql = _compiled(shape, build, params, db.reader.dialect)
     if pool.closed:
         # Wait for the first connection: a read queued meanwhile would make the pool open a
         # second, and an idle pool hands its connections out in turn, each backend cold.

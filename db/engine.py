@@ -17,7 +17,7 @@ WRITE_OPTION = "oms_write"
 
 @dataclass(frozen=True)
 class Database:
-    engine: AsyncEngine  # reads (on PostgreSQL a pool of their own, in autocommit)
+    reader: AsyncEngine  # reads (on PostgreSQL a pool of their own, in autocommit)
     writer: AsyncEngine  # on SQLite the same pool, its transactions taking the write lock
     # SQLite has one writer at a time. Writers of this process queue here, in order, instead
     # of meeting in SQLite's busy handler, which backs off with sleeps of up to 100 ms and
@@ -41,15 +41,15 @@ class Database:
         if self.driver_pool is not None:
             await self.driver_pool.close()
         await self.writer.dispose()
-        if self.engine.sync_engine.pool is not self.writer.sync_engine.pool:
-            await self.engine.dispose()
+        if self.reader.sync_engine.pool is not self.writer.sync_engine.pool:
+            await self.reader.dispose()
 
 
 def create_database(url: str, *, echo: bool = False) -> Database:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         _tune_sqlite(engine)
-        return Database(engine=engine, writer=engine.execution_options(**{WRITE_OPTION: True}),
+        return Database(reader=engine, writer=engine.execution_options(**{WRITE_OPTION: True}),
                         write_lock=asyncio.Lock())
     # Sessions in UTC, so timestamps read on the driver directly (db.driver_reads) come back
     # as UtcDateTime returns them.
@@ -71,7 +71,7 @@ def create_database(url: str, *, echo: bool = False) -> Database:
         make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
         min_size=1, max_size=10, open=False, name="oms-reads",
         kwargs={"autocommit": True, **utc})
-    return Database(engine=reader, writer=writer, driver_pool=driver_pool)
+    return Database(reader=reader, writer=writer, driver_pool=driver_pool)
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

@@ -170,7 +170,7 @@ async def count_orders(db: Database, f: OrderFilter) -> int:
                                             lambda: _counted(f.statuses), params)
         return int(rows[0][0])
     query = select(func.count()).select_from(o).where(and_(True, *f.clauses()))
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:
         return (await conn.execute(query)).scalar_one()
 
 
@@ -204,7 +204,7 @@ async def search_orders(db: Database, f: OrderFilter, q: str, *, limit: int) -> 
     from the statistics it has. For the same reason the matching statements are planned for
     their words every time, never prepared: PostgreSQL's generic plan for them took 200 ms
     for a word in 25,000 orders where the plan for that word took 29 ms (BENCHMARKS.md)."""
-    dialect = db.engine.dialect.name
+    dialect = db.reader.dialect.name
     terms = search_terms(q)
     if not terms:
         return []
@@ -217,7 +217,7 @@ async def search_orders(db: Database, f: OrderFilter, q: str, *, limit: int) -> 
     if len(ids) <= SEARCH_CAP:
         query = (_base(OrderFilter()).where(o.c.id.in_(ids))
                  .order_by(o.c.created_at.desc(), o.c.id.desc()).limit(limit))
-        async with db.engine.connect() as conn:
+        async with db.reader.connect() as conn:
             return list((await conn.execute(query)).all())
     return await driver_reads.fetch_all(
         db, ("search-walk", dialect, f.shape()),

@@ -39,7 +39,7 @@ async def order_stats(db: Database, *, seller_id: str | None, start: datetime,
     scope = seller_id if seller_id is not None else PLATFORM
     by_status = {r.status: r.count for r in await driver_reads.fetch_all(
         db, ("stats-counts",), _current_counts, {"scope": scope})}
-    dialect = db.engine.dialect.name
+    dialect = db.reader.dialect.name
     params = {"start": start, "end": end}
     if seller_id is not None:
         params["seller_id"] = seller_id

@@ -22,7 +22,7 @@ async def list_alerts(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
     """Newest first. Operators see every alert; a seller sees those on its own orders."""
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:
         rows = await queries.alerts_page(
             conn, seller_id=None if user.is_staff else user.user_id, kind=kind, limit=limit,
             offset=(page - 1) * limit)

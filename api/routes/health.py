@@ -27,7 +27,7 @@ async def health(db: DbDep, client: TemporalDep) -> JSONResponse:
 
 async def _database_ok(db) -> bool:
     try:
-        async with asyncio.timeout(2), db.engine.connect() as conn:
+        async with asyncio.timeout(2), db.reader.connect() as conn:
             await conn.execute(text("SELECT 1"))
         return True
     except Exception:  # noqa: BLE001 - any failure means unavailable

@@ -53,7 +53,7 @@ async def _replay(websocket: WebSocket, db, sub: Subscriber, since: int) -> int:
     """Send what the client missed, from the outbox; live updates queue up meanwhile."""
     last = since
     while True:
-        async with db.engine.connect() as conn:
+        async with db.reader.connect() as conn:
             rows = await live_updates.after(conn, last, limit=500,
                                             user_id=None if sub.all_orders else sub.user_id)
         if not rows:

@@ -25,7 +25,7 @@ async def list_notifications(
     unread: Annotated[bool, Query(description="only those not read yet")] = False,
 ) -> dict[str, Any]:
     """Newest first, `limit` per page (at most 100), with the number still unread."""
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:
         rows = await queries.notifications_page(conn, user.user_id, limit=limit,
                                                 offset=(page - 1) * limit, unread_only=unread)
         unread_count = await queries.unread_notifications(conn, user.user_id)

@@ -48,7 +48,7 @@ async def create_order(body: CreateOrderIn, user: CurrentUser, client: TemporalD
 async def get_order(order_id: OrderId, user: CurrentUser, db: DbDep) -> dict[str, Any]:
     """An order with its buyer, seller, items, payment, shipping and timeline."""
     await visible_order(db, user, order_id)
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:
         order = await queries.order_with_people(conn, order_id)
         items = await queries.order_items(conn, order_id)
         events = await queries.timeline(conn, order_id)
@@ -85,7 +85,7 @@ async def change_status(order_id: OrderId, body: StatusChangeIn, user: CurrentUs
 async def get_timeline(order_id: OrderId, user: CurrentUser, db: DbDep) -> dict[str, Any]:
     """The order's timeline, oldest first."""
     await visible_order(db, user, order_id)
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:
         events = await queries.timeline(conn, order_id)
     return {"timeline": [presenters.timeline_entry(e) for e in events]}
 
@@ -94,14 +94,14 @@ async def get_timeline(order_id: OrderId, user: CurrentUser, db: DbDep) -> dict[
 async def get_history(order_id: OrderId, user: CurrentUser, db: DbDep) -> dict[str, Any]:
     """Every status change with who made it and why."""
     await visible_order(db, user, order_id)
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:
         rows = await queries.history(conn, order_id)
     return {"history": [presenters.history_entry(r) for r in rows]}
 
 
 async def visible_order(db: Database, user: Principal, order_id: str) -> Row:
     """The order if the caller may see it; otherwise 404, never revealing that it exists."""
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:
         parties = await queries.order_parties(conn, order_id)
     if parties is None or not (
         user.is_staff or user.user_id in (parties.buyer_id, parties.seller_id)

@@ -53,7 +53,7 @@ async def put_listing(listing_id: RefId, body: ListingIn, user: CurrentUser,
 @router.get("/listings/{listing_id}")
 async def get_listing(listing_id: RefId, user: CurrentUser, db: DbDep) -> dict[str, Any]:
     """A listing with its current price and stock."""
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:
         row = await reference_repo.get_listing(conn, listing_id)
     if row is None:
         raise ApiError(ErrorCode.NOT_FOUND, "no such listing")

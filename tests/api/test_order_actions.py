@@ -18,7 +18,7 @@ OPS = bearer("ops1", Role.OPERATOR)
 
 
 async def ledger(session_db, order_id):
-    async with session_db.engine.connect() as conn:
+    async with session_db.reader.connect() as conn:
         rows = (await conn.execute(select(t.payment_operations).where(
             t.payment_operations.c.order_id == order_id))).all()
     return [(r.kind, r.amount) for r in rows]

@@ -113,7 +113,7 @@ async def test_an_unavailable_listing_is_refused_and_refunded(api, session_db):
     assert problem["canRetry"] is False and problem["refund"] == "initiated"
     reference = body["paymentResult"]["paymentIntentId"]
     for _ in range(100):
-        async with session_db.engine.connect() as conn:
+        async with session_db.reader.connect() as conn:
             rows = (await conn.execute(select(t.payment_operations).where(
                 t.payment_operations.c.payment_reference == reference))).all()
         if rows:

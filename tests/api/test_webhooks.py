@@ -100,7 +100,7 @@ async def test_a_duplicate_delivered_three_times_has_one_effect(api, session_db)
     assert await status_becomes(api, order_id, "shipped")
 
     async def inbox_rows():
-        async with session_db.engine.connect() as conn:
+        async with session_db.reader.connect() as conn:
             return (await conn.execute(select(t.webhook_events).where(
                 t.webhook_events.c.event_id == event["eventId"]))).all()
 
@@ -175,7 +175,7 @@ async def test_escrow_release_completes_without_a_second_release(api, session_db
                 "transactionHash": "0x" + "ab" * 32, "occurredAt": datetime.now(UTC).isoformat()}
     assert (await post_signed(api, "escrow", released)).json()["status"] == "accepted"
     assert await status_becomes(api, order_id, "completed")
-    async with session_db.engine.connect() as conn:
+    async with session_db.reader.connect() as conn:
         ledger = (await conn.execute(select(t.payment_operations).where(
             t.payment_operations.c.order_id == order_id))).all()
     assert ledger == []  # the contract already paid the seller
@@ -194,14 +194,14 @@ async def test_unknown_orders_and_types_are_acknowledged_and_recorded(api, sessi
              "occurredAt": datetime.now(UTC).isoformat()}
     answer = await post_signed(api, "shipping", event)
     assert (answer.status_code, answer.json()["status"]) == (200, status)
-    async with session_db.engine.connect() as conn:
+    async with session_db.reader.connect() as conn:
         row = (await conn.execute(select(t.webhook_events).where(
             t.webhook_events.c.event_id == event["eventId"]))).one()
     assert row.status == status
 
 
 async def _nothing_recorded(session_db, event_id):
-    async with session_db.engine.connect() as conn:
+    async with session_db.reader.connect() as conn:
         return (await conn.execute(select(t.webhook_events).where(
             t.webhook_events.c.event_id == event_id))).first() is None
 

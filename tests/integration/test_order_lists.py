@@ -149,7 +149,7 @@ async def test_search_finds_by_number_product_names_and_tracking_within_scope(db
     order_id = newest_first[3]
     await move(db, order_id, 2, OrderStatus.ORDER_CONFIRMED, OrderStatus.PROCESSING,
                seller=seller, buyer=buyers[0], tracking="1Z999TRACK42")
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:
         number = (await conn.execute(
             text("SELECT order_number FROM orders WHERE id = :i"),
             {"i": order_id})).scalar_one()

@@ -39,7 +39,7 @@ async def big(big_url):
 async def plan(db, query) -> str:
     compiled = query.compile(dialect=postgresql.dialect(paramstyle="pyformat"),
                              compile_kwargs={"render_postcompile": True})
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:
         rows = await conn.exec_driver_sql("EXPLAIN " + str(compiled), compiled.params)
         return "\n".join(r[0] for r in rows)
 

@@ -43,7 +43,7 @@ async def _count(db: Database, table, **where) -> int:
     query = select(func.count()).select_from(table)
     for column, value in where.items():
         query = query.where(table.c[column] == value)
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:
         return (await conn.execute(query)).scalar_one()
 
 
@@ -74,7 +74,7 @@ async def test_creating_an_order_writes_everything_once_even_when_retried(db):
         key = "id" if table is t.orders else "order_id"
         assert await _count(db, table, **{key: cmd.order_id}) == 1, table.name
     assert await _count(db, t.notifications, order_id=cmd.order_id) == 2
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:
         listing = await reference_repo.get_listing(conn, request.listing_id)
         item = (await conn.execute(select(t.order_items).where(
             t.order_items.c.order_id == cmd.order_id))).one()
@@ -91,7 +91,7 @@ async def test_money_survives_the_database_exactly(db):
     request, cmd = await _new(db, listing={"price": "0.12345678", "currency": "ETH"},
                               quantity=3, total="0.37037034", currency="ETH")
     await _create(db, cmd)
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:
         order = (await conn.execute(select(t.orders).where(t.orders.c.id == cmd.order_id))).one()
     assert order.total_amount == Decimal("0.37037034")
     assert order.unit_price == Decimal("0.12345678")
@@ -108,7 +108,7 @@ async def test_a_refused_order_leaves_no_row_and_no_stock_taken(db, change, code
         await _create(db, cmd)
     assert err.value.code is code
     assert await _count(db, t.orders, listing_id=request.listing_id) == 0
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:
         assert (await reference_repo.get_listing(conn, request.listing_id)).inventory == 10
 
 
@@ -121,7 +121,7 @@ async def test_order_numbers_are_unique_under_concurrent_creation(db):
     created = await asyncio.gather(*(_create(db, c) for c in commands))
     numbers = {c.order_number for c in created}
     assert len(numbers) == 8
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:
         assert (await reference_repo.get_listing(conn, listing)).inventory == 92
 
 
@@ -157,7 +157,7 @@ async def test_a_late_retry_of_an_older_change_does_not_move_the_order_back(db):
     for rec in (older, newer, older):
         async with db.transaction() as conn:
             await orders_repo.record_status_change(conn, rec)
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:
         order = (await conn.execute(select(t.orders).where(t.orders.c.id == cmd.order_id))).one()
     assert (order.status, order.last_sequence) == ("processing", 2)
     assert order.status_updated_at == NOW + timedelta(minutes=2)

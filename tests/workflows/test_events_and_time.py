@@ -81,7 +81,7 @@ async def test_a_flood_of_events_continues_as_new_keeping_state_and_dedupe(clien
         await handle.signal(OrderWorkflow.external_event, _scan(f"flood-{i}", "picked_up"))
 
     async def timeline_rows():
-        async with session_db.engine.connect() as conn:
+        async with session_db.reader.connect() as conn:
             return (await conn.execute(select(func.count()).select_from(
                 t.order_tracking_events).where(
                 t.order_tracking_events.c.order_id == created.order_id))).scalar_one()

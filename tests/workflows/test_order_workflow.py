@@ -69,7 +69,7 @@ async def test_happy_path_runs_to_completion(client: Client, settings, session_d
     outcome = await handle.result()
     assert outcome.status is S.COMPLETED
 
-    async with session_db.engine.connect() as conn:
+    async with session_db.reader.connect() as conn:
         order = (await conn.execute(select(t.orders).where(
             t.orders.c.id == created.order_id))).one()
         history = (await conn.execute(select(t.order_status_history.c.new_status).where(
@@ -106,7 +106,7 @@ async def test_a_retried_create_is_the_same_order_and_takes_stock_once(client, s
     again = await asyncio.gather(*(order_commands.create_order(client, settings, request)
                                    for _ in range(3)))
     assert {s.order_number for s in again} == {first.order_number}
-    async with session_db.engine.connect() as conn:
+    async with session_db.reader.connect() as conn:
         stock = (await conn.execute(select(t.listings.c.inventory).where(
             t.listings.c.id == request.listing_id))).scalar_one()
         count = (await conn.execute(select(func.count()).select_from(t.orders).where(
@@ -159,7 +159,7 @@ async def test_a_rejected_order_is_refunded_once_and_leaves_nothing_behind(
     with pytest.raises(ApiError) as err:  # after the workflow closed, still the same answer
         await order_commands.create_order(client, settings, request)
     assert err.value.code == code
-    async with session_db.engine.connect() as conn:
+    async with session_db.reader.connect() as conn:
         ledger = (await conn.execute(select(t.payment_operations).where(
             t.payment_operations.c.payment_reference == request.payment.reference))).all()
         orders = (await conn.execute(select(func.count()).select_from(t.orders).where(
@@ -185,7 +185,7 @@ async def test_cancelling_a_paid_order_refunds_it(client, settings, session_db):
     await handle.execute_update(OrderWorkflow.change_status,
                                 _change(S.CANCELLED, ActorKind.BUYER, reason="buyer_request"))
     assert (await handle.result()).status is S.CANCELLED
-    async with session_db.engine.connect() as conn:
+    async with session_db.reader.connect() as conn:
         ledger = (await conn.execute(select(t.payment_operations).where(
             t.payment_operations.c.order_id == created.order_id))).all()
     assert [(r.kind, r.amount) for r in ledger] == [("refund", Decimal("200"))]
@@ -220,7 +220,7 @@ async def test_a_refund_the_gateway_fails_is_retried_and_recorded_once(client, s
         handle = client.get_workflow_handle_for(
             OrderWorkflow.run, workflow_id_for(PaymentMethod.FIAT, request.payment.reference))
         await handle.result()
-    async with session_db.engine.connect() as conn:
+    async with session_db.reader.connect() as conn:
         ledger = (await conn.execute(select(t.payment_operations).where(
             t.payment_operations.c.payment_reference == request.payment.reference))).all()
     assert [(r.kind, r.attempts) for r in ledger] == [("refund", 3)]

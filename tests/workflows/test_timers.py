@@ -87,7 +87,7 @@ async def _rows(db, table, **where):
     query = select(table)
     for column, value in where.items():
         query = query.where(table.c[column] == value)
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:
         return (await conn.execute(query)).all()
 
 
