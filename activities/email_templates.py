@@ -13,8 +13,9 @@ class Email:
     html: str
 
 
-# event -> (subject, sentence); {n} is the order number, {tracking} the tracking line.
-_TEMPLATES: dict[str, tuple[str, str]] = {
+# template -> (subject, sentence); {n} is the order number, {tracking} the tracking line. The
+# templates a status or a creation sends are named in domain/statuses.py, an alert's by its kind.
+TEMPLATES: dict[str, tuple[str, str]] = {
     "order_created": ("Order {n} received", "Thank you: your order {n} has been placed."),
     "new_order": ("New order {n}", "You have a new order, {n}. Please confirm it."),
     "order_confirmed": ("Order {n} confirmed", "The seller has confirmed your order {n}."),
@@ -28,13 +29,12 @@ _TEMPLATES: dict[str, tuple[str, str]] = {
     "stuck_shipment": ("Shipment of {n} is late", "The parcel for order {n} has not arrived: "
                        "{note}"),
 }
-EMAIL_EVENTS = frozenset(_TEMPLATES)
 
 
 def render(event: str, *, order_number: str, recipient_name: str | None,
            tracking_number: str | None = None, carrier: str | None = None,
            reason: str | None = None, note: str | None = None) -> Email:
-    subject, sentence = _TEMPLATES[event]
+    subject, sentence = TEMPLATES[event]
     tracking = ""
     if tracking_number:
         tracking = f" Tracking number: {tracking_number}" + (f" ({carrier})." if carrier else ".")

@@ -10,18 +10,18 @@ from typing import Any
 
 from db.ids import row_id
 from domain.commands import OrderRequest, StatusChangeRecord
-from domain.order import OrderStatus
+from domain.statuses import ON_CREATION, Party, info
 
 
 def notifications_for_creation(
     order_id: str, order_number: str, req: OrderRequest, now: datetime
 ) -> list[dict[str, Any]]:
     data = {"orderId": order_id, "orderNumber": order_number}
+    recipients = {Party.BUYER: req.buyer_id, Party.SELLER: req.seller_id}
     return [
-        _row(order_id, 0, req.buyer_id, "order_created", "Order Confirmed",
-             f"Your order {order_number} has been confirmed", data, now),
-        _row(order_id, 0, req.seller_id, "new_order", "New Order Received",
-             f"You have a new order {order_number}", data, now),
+        _row(order_id, 0, recipients[notice.party], notice.kind, notice.title,
+             notice.message.format(n=order_number), data, now)
+        for notice in ON_CREATION
     ]
 
 
@@ -32,24 +32,13 @@ def notifications_for_change(rec: StatusChangeRecord) -> list[dict[str, Any]]:
         data["previousStatus"] = rec.previous_status.value
     if rec.tracking_number:
         data["trackingNumber"] = rec.tracking_number
-    title = _TITLES.get(rec.new_status, "Order updated")
+    title = info(rec.new_status).title
     message = f"Order {rec.order_number}: {rec.description}"
     return [
         _row(rec.order_id, rec.sequence, user, f"order_{status}", title, message, data,
              rec.occurred_at)
         for user in (rec.buyer_id, rec.seller_id)
     ]
-
-
-_TITLES = {
-    OrderStatus.ORDER_CONFIRMED: "Order confirmed",
-    OrderStatus.SHIPPED: "Order shipped",
-    OrderStatus.DELIVERED: "Order delivered",
-    OrderStatus.COMPLETED: "Order completed",
-    OrderStatus.CANCELLED: "Order cancelled",
-    OrderStatus.REFUNDED: "Order refunded",
-    OrderStatus.DISPUTED: "Order disputed",
-}
 
 
 def _row(order_id: str, sequence: int, user_id: str, kind: str, title: str, message: str,

@@ -88,10 +88,8 @@ _BEFORE_PROCESSING = frozenset({S.PAYMENT_PENDING, S.PAYMENT_CONFIRMED, S.ESCROW
 
 SELLER_TARGETS = frozenset({S.ORDER_CONFIRMED, S.PROCESSING, S.READY_TO_SHIP, S.SHIPPED,
                             S.CANCELLED})
-BUYER_TARGETS = frozenset({S.CANCELLED, S.DISPUTED, S.COMPLETED})
 SYSTEM_TARGETS = frozenset({S.PAYMENT_CONFIRMED, S.ESCROW_LOCKED, S.SHIPPED, S.IN_TRANSIT,
                             S.OUT_FOR_DELIVERY, S.DELIVERED, S.COMPLETED, S.DISPUTED, S.FAILED})
-OPERATOR_TARGETS = frozenset({S.COMPLETED, S.REFUNDED, S.CANCELLED})
 
 
 def flow_for(method: PaymentMethod) -> tuple[OrderStatus, ...]:
@@ -181,29 +179,3 @@ def check_transition(
     if target is S.SHIPPED and actor is not ActorKind.SYSTEM and not tracking_number:
         raise DomainError(ErrorCode.VALIDATION_ERROR, "a tracking number is required to ship",
                           field="trackingNumber")
-
-
-DESCRIPTIONS: dict[OrderStatus, str] = {
-    S.PAYMENT_PENDING: "Waiting for payment confirmation",
-    S.PAYMENT_CONFIRMED: "Payment confirmed",
-    S.ESCROW_LOCKED: "Payment secured in escrow",
-    S.ORDER_CONFIRMED: "Order confirmed by seller",
-    S.PROCESSING: "Order is being prepared",
-    S.READY_TO_SHIP: "Order is ready to ship",
-    S.SHIPPED: "Package shipped",
-    S.IN_TRANSIT: "Package in transit",
-    S.OUT_FOR_DELIVERY: "Package out for delivery",
-    S.DELIVERED: "Package delivered",
-    S.COMPLETED: "Order completed",
-    S.DISPUTED: "Order disputed",
-    S.CANCELLED: "Order cancelled",
-    S.REFUNDED: "Payment refunded",
-    S.FAILED: "Payment failed",
-}
-
-
-def describe(status: OrderStatus, carrier: str | None = None) -> str:
-    """The timeline line for entering `status`."""
-    if status is S.SHIPPED and carrier:
-        return f"Package shipped via {carrier}"
-    return DESCRIPTIONS[status]

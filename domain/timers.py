@@ -8,24 +8,36 @@ from enum import StrEnum
 
 from domain.commands import OrderPolicy
 from domain.order import OrderStatus
+from domain.statuses import StatusGroup, info
 
 S = OrderStatus
 
 
 class TimerAction(StrEnum):
-    PAYMENT_TIMEOUT = "payment_timeout"  # -> failed
-    SELLER_CONFIRMATION_TIMEOUT = "seller_confirmation_timeout"  # -> cancelled + refund
-    STUCK_ORDER = "stuck_order"  # alert, repeats while stuck
-    STUCK_SHIPMENT = "stuck_shipment"  # alert, repeats while undelivered
-    AUTO_COMPLETE = "auto_complete"  # -> completed (+ escrow release)
-    DISPUTE_UNRESOLVED = "dispute_unresolved"  # alert to operators, repeats
+    PAYMENT_TIMEOUT = "payment_timeout"
+    SELLER_CONFIRMATION_TIMEOUT = "seller_confirmation_timeout"
+    STUCK_ORDER = "stuck_order"
+    STUCK_SHIPMENT = "stuck_shipment"
+    AUTO_COMPLETE = "auto_complete"
+    DISPUTE_UNRESOLVED = "dispute_unresolved"
 
 
-ALERT_ACTIONS = frozenset(
-    {TimerAction.STUCK_ORDER, TimerAction.STUCK_SHIPMENT, TimerAction.DISPUTE_UNRESOLVED}
-)
-_FULFILMENT = frozenset({S.ORDER_CONFIRMED, S.PROCESSING, S.READY_TO_SHIP})
-_SHIPPING = frozenset({S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY})
+@dataclass(frozen=True)
+class TimerRule:
+    """What a deadline does when nobody acted in time: move the order, or raise an alert."""
+
+    outcome: OrderStatus | None  # None: an alert, repeated while the order stays put
+    alerts_seller: bool = False  # the alert is the seller's to act on: notified and emailed
+
+
+TIMER_RULES: dict[TimerAction, TimerRule] = {
+    TimerAction.PAYMENT_TIMEOUT: TimerRule(S.FAILED),
+    TimerAction.SELLER_CONFIRMATION_TIMEOUT: TimerRule(S.CANCELLED),  # and refunded
+    TimerAction.STUCK_ORDER: TimerRule(None, alerts_seller=True),
+    TimerAction.STUCK_SHIPMENT: TimerRule(None, alerts_seller=True),
+    TimerAction.AUTO_COMPLETE: TimerRule(S.COMPLETED),  # and the escrow released
+    TimerAction.DISPUTE_UNRESOLVED: TimerRule(None),  # operators' alert
+}
 
 
 @dataclass(frozen=True)
@@ -48,19 +60,20 @@ def next_deadline(
     since the parcel left): each repeat comes `stuck_alert_repeat` after the previous one.
     """
     repeat = policy.stuck_alert_repeat * alerts_raised
-    if status is S.PAYMENT_PENDING:
+    group = info(status).group
+    if group is StatusGroup.AWAITING_PAYMENT:
         return Deadline(status_since + policy.payment_timeout, TimerAction.PAYMENT_TIMEOUT)
-    if status in (S.PAYMENT_CONFIRMED, S.ESCROW_LOCKED):
+    if group is StatusGroup.AWAITING_SELLER:
         return Deadline(status_since + policy.seller_confirmation_timeout,
                         TimerAction.SELLER_CONFIRMATION_TIMEOUT)
-    if status in _FULFILMENT:
+    if group is StatusGroup.FULFILMENT:
         return Deadline(status_since + policy.stuck_alert_after + repeat, TimerAction.STUCK_ORDER)
-    if status in _SHIPPING:
+    if group is StatusGroup.SHIPPING:
         since = shipped_at or status_since
         return Deadline(since + policy.shipment_stuck_after + repeat, TimerAction.STUCK_SHIPMENT)
-    if status is S.DELIVERED:
+    if group is StatusGroup.DELIVERED:
         return Deadline(status_since + policy.dispute_window, TimerAction.AUTO_COMPLETE)
-    if status is S.DISPUTED:
+    if group is StatusGroup.DISPUTED:
         return Deadline(status_since + policy.dispute_unresolved_after + repeat,
                         TimerAction.DISPUTE_UNRESOLVED)
     return None

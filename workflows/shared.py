@@ -8,8 +8,6 @@ from temporalio.common import SearchAttributeKey
 
 from domain.order import PaymentMethod
 
-TASK_QUEUE = "orders"
-
 _ORDER_IDS = uuid.UUID("0b7d7f53-2f0f-4d35-8f0e-3f3b8f6c2d90")
 
 ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
