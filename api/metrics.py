@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db import tables as t
 from db.engine import Database
+from domain.statuses import FULFILMENT, SHIPPING
 from oms.settings import Settings
 
 REQUEST_LATENCY = Histogram("oms_api_request_seconds", "API request latency",
@@ -20,8 +21,6 @@ WEBHOOK_EVENTS = Counter("oms_webhook_events_total", "Webhook events by outcome"
                          ["source", "outcome"])
 STUCK_ORDERS = Gauge("oms_orders_stuck", "Orders waiting past their stuck-alert deadline",
                      ["status"])
-FULFILMENT = ("order_confirmed", "processing", "ready_to_ship")
-SHIPPING = ("shipped", "in_transit", "out_for_delivery")
 
 
 class RequestMetricsMiddleware:
@@ -57,13 +56,14 @@ async def render(db: Database, settings: Settings) -> tuple[bytes, str]:
     async with db.reader.connect() as conn:
         waiting = dict((await conn.execute(
             select(o.c.status, func.count()).where(
-                o.c.status.in_(FULFILMENT),
-                o.c.status_updated_at < now - settings.stuck_alert_after)
+                o.c.status.in_(sorted(FULFILMENT)),
+                o.c.status_updated_at < now - settings.policy.stuck_alert_after)
             .group_by(o.c.status))).all())
         in_transit = dict((await conn.execute(
             select(o.c.status, func.count()).where(
-                o.c.status.in_(SHIPPING), o.c.shipped_at < now - settings.shipment_stuck_after)
+                o.c.status.in_(sorted(SHIPPING)),
+                o.c.shipped_at < now - settings.policy.shipment_stuck_after)
             .group_by(o.c.status))).all())
-    for status in FULFILMENT + SHIPPING:
-        STUCK_ORDERS.labels(status).set(waiting.get(status) or in_transit.get(status) or 0)
+    for status in sorted(FULFILMENT | SHIPPING):
+        STUCK_ORDERS.labels(status.value).set(waiting.get(status) or in_transit.get(status) or 0)
     return generate_latest(), CONTENT_TYPE_LATEST

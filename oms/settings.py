@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from domain.commands import OrderPolicy
 
@@ -50,16 +57,9 @@ class Settings(BaseSettings):
     # replays its history first (BENCHMARKS.md, webhook ingest); more costs memory per order.
     worker_max_cached_workflows: int = Field(1000, ge=0, le=1_000_000)
 
-    payment_timeout: timedelta = timedelta(hours=1)
-    seller_confirmation_timeout: timedelta = timedelta(hours=72)
-    stuck_alert_after: timedelta = timedelta(hours=48)
-    stuck_alert_repeat: timedelta = timedelta(hours=24)
-    shipment_stuck_after: timedelta = timedelta(days=14)
-    dispute_window: timedelta = timedelta(days=7)
-    dispute_unresolved_after: timedelta = timedelta(hours=72)
-    standard_delivery: timedelta = timedelta(days=7)
-    express_delivery: timedelta = timedelta(days=3)
-    max_history_events: int = Field(10_000, ge=100, le=40_000)
+    # Every duration an order obeys, set with the flat names users know (OMS_PAYMENT_TIMEOUT,
+    # OMS_DISPUTE_WINDOW, ...: one per field of OrderPolicy, which holds defaults and limits).
+    policy: OrderPolicy = OrderPolicy()
 
     # Order emails go out through this SMTP server when set (smtp://, smtps://; see README).
     smtp_url: str | None = Field(None, pattern=r"^smtps?://")
@@ -99,20 +99,55 @@ class Settings(BaseSettings):
                     raise ValueError(f"set {name} when the API listens beyond loopback")
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_policy(cls, data: Any) -> Any:
+        """Fold OMS_PAYMENT_TIMEOUT and its siblings (read by _PolicyVariables, or passed as
+        keywords) into `policy`."""
+        if not isinstance(data, dict):
+            return data
+        flat = {name: data.pop(name) for name in POLICY_FIELDS if name in data}
+        if flat:
+            policy = data.get("policy") or {}
+            if isinstance(policy, OrderPolicy):
+                policy = dataclasses.asdict(policy)
+            data["policy"] = {**policy, **flat}
+        return data
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
+                                   dotenv_settings, file_secret_settings):
+        return (init_settings, _PolicyVariables(env_settings), env_settings,
+                _PolicyVariables(dotenv_settings), dotenv_settings, file_secret_settings)
+
+    def with_policy(self, **changes: Any) -> Settings:
+        """These settings with some of the policy's durations changed."""
+        return self.model_copy(update={"policy": dataclasses.replace(self.policy, **changes)})
+
     def order_policy(self) -> OrderPolicy:
-        return OrderPolicy(
-            payment_timeout=self.payment_timeout,
-            seller_confirmation_timeout=self.seller_confirmation_timeout,
-            stuck_alert_after=self.stuck_alert_after,
-            stuck_alert_repeat=self.stuck_alert_repeat,
-            shipment_stuck_after=self.shipment_stuck_after,
-            dispute_window=self.dispute_window,
-            dispute_unresolved_after=self.dispute_unresolved_after,
-            standard_delivery=self.standard_delivery,
-            express_delivery=self.express_delivery,
-            max_history_events=self.max_history_events,
-            send_email=self.smtp_url is not None,
-        )
+        """The policy a new order starts with."""
+        return dataclasses.replace(self.policy, send_email=self.smtp_url is not None)
+
+
+POLICY_FIELDS = frozenset(f.name for f in dataclasses.fields(OrderPolicy)) - {"send_email"}
+
+
+class _PolicyVariables(PydanticBaseSettingsSource):
+    """The policy's OMS_* variables from an environment source, which reads only the variables
+    of declared fields by itself."""
+
+    def __init__(self, source: EnvSettingsSource) -> None:
+        super().__init__(source.settings_cls)
+        self._source = source
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - unused by __call__
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        prefix = (self._source.env_prefix or "").lower()
+        variables = self._source.env_vars
+        return {name: variables[prefix + name] for name in POLICY_FIELDS
+                if variables.get(prefix + name) is not None}
 
 
 @lru_cache

@@ -55,7 +55,7 @@ async def _move(handle, *steps):
 
 async def test_stuck_since_is_set_by_the_alert_and_cleared_by_progress(client, settings,
                                                                       session_db):
-    quick = settings.model_copy(update={"stuck_alert_after": timedelta(seconds=1)})
+    quick = settings.with_policy(stuck_alert_after=timedelta(seconds=1))
     _, handle = await _order(client, quick, session_db)
     await _move(handle, S.ORDER_CONFIRMED)
 
@@ -73,7 +73,7 @@ async def _is_none(get):
 
 async def test_a_flood_of_events_continues_as_new_keeping_state_and_dedupe(client, settings,
                                                                           session_db):
-    small = settings.model_copy(update={"max_history_events": 100})
+    small = settings.with_policy(max_history_events=100)
     created, handle = await _order(client, small, session_db)
     await _move(handle, S.ORDER_CONFIRMED, S.PROCESSING, S.READY_TO_SHIP, S.SHIPPED)
     first_run = (await handle.describe()).run_id
