@@ -22,7 +22,8 @@ from db.upsert import dialect_insert, insert_ignore
 from domain.commands import CreatedOrder, CreateOrderCommand, StatusChangeRecord
 from domain.errors import DomainError, ErrorCode
 from domain.money import quantize, to_wire
-from domain.order import ActorKind, OrderStatus, describe
+from domain.order import ActorKind, OrderStatus
+from domain.statuses import describe, info
 
 
 def format_order_number(year: int, value: int) -> str:
@@ -37,27 +38,34 @@ async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand
     Returns the order and whether this call made it: a retried activity gets the existing one.
     Raises DomainError with a creation rejection code when the order cannot be made.
     """
-    existing = (
-        await conn.execute(
-            select(t.orders.c.order_number, t.orders.c.created_at).where(
-                t.orders.c.workflow_id == cmd.workflow_id
-            )
-        )
-    ).first()
+    existing = (await conn.execute(
+        select(t.orders.c.order_number, t.orders.c.created_at)
+        .where(t.orders.c.workflow_id == cmd.workflow_id)
+    )).first()
     if existing:
         early = await claim_early_events(conn, cmd.workflow_id)
         return CreatedOrder(existing.order_number, existing.created_at, early_events=early), False
 
-    req = cmd.request
     listing = await _take_inventory(conn, cmd)
     number = await _next_order_number(conn, cmd.created_at.year)
-    unit_price = quantize(listing.unit_price, req.currency)
+    await _insert_order(conn, cmd, listing, number)
+    await _insert_item(conn, cmd, listing)
+    await _record_first_status(conn, cmd, number)
+    await insert_ignore(conn, t.notifications,
+                        notifications_for_creation(cmd.order_id, number, cmd.request,
+                                                   cmd.created_at))
+    early = await claim_early_events(conn, cmd.workflow_id)
+    return CreatedOrder(order_number=number, created_at=cmd.created_at, early_events=early), True
+
+
+async def _insert_order(conn: AsyncConnection, cmd: CreateOrderCommand, listing, number: str
+                        ) -> None:
+    """The order row, its search document and its seller's status counter."""
+    req, pay, now = cmd.request, cmd.request.payment, cmd.created_at
     total = quantize(req.total_amount, req.currency)
-    pay = req.payment
-    now = cmd.created_at
     names = await _names(conn, req.buyer_id, req.seller_id)
     document = search_index.compose(number, listing.title, names.get(req.buyer_id, (None,))[0],
-                                     *names.get(req.seller_id, (None, None)))
+                                    *names.get(req.seller_id, (None, None)))
     await conn.execute(
         t.orders.insert().values(
             id=cmd.order_id,
@@ -67,7 +75,7 @@ async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand
             seller_id=req.seller_id,
             listing_id=req.listing_id,
             quantity=req.quantity,
-            unit_price=unit_price,
+            unit_price=quantize(listing.unit_price, req.currency),
             total_amount=total,
             currency=req.currency,
             payment_method=pay.method.value,
@@ -94,6 +102,11 @@ async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand
     )
     await search_index.index_order(conn, cmd.order_id, document, new=True)
     await status_counts.bump(conn, req.seller_id, {cmd.initial_status.value: +1})
+
+
+async def _insert_item(conn: AsyncConnection, cmd: CreateOrderCommand, listing) -> None:
+    """The order's item, with a snapshot of the listing as it was sold."""
+    req, now = cmd.request, cmd.created_at
     await conn.execute(
         t.order_items.insert().values(
             id=row_id(cmd.order_id, "item", 0),
@@ -102,8 +115,8 @@ async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand
             product_name=listing.title,
             product_description=listing.description,
             quantity=req.quantity,
-            unit_price=unit_price,
-            total_price=total,
+            unit_price=quantize(listing.unit_price, req.currency),
+            total_price=quantize(req.total_amount, req.currency),
             product_snapshot={
                 "listingId": listing.id,
                 "title": listing.title,
@@ -116,15 +129,17 @@ async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand
             created_at=now,
         )
     )
-    payment_meta = {
-        k: v
-        for k, v in {
-            "transactionHash": pay.transaction_hash,
-            "escrowId": pay.escrow_id,
-            "paymentIntentId": pay.payment_intent_id,
-        }.items()
-        if v
-    }
+
+
+async def _record_first_status(conn: AsyncConnection, cmd: CreateOrderCommand, number: str
+                               ) -> None:
+    """History and timeline row 0: the status the order starts in, with its payment."""
+    req, pay = cmd.request, cmd.request.payment
+    payment_meta = {key: value for key, value in (
+        ("transactionHash", pay.transaction_hash),
+        ("escrowId", pay.escrow_id),
+        ("paymentIntentId", pay.payment_intent_id),
+    ) if value}
     await _record_change(
         conn,
         StatusChangeRecord(
@@ -137,18 +152,13 @@ async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand
             actor_id="system",
             buyer_id=req.buyer_id,
             seller_id=req.seller_id,
-            occurred_at=now,
+            occurred_at=cmd.created_at,
             description=describe(cmd.initial_status),
             reason="order_created",
             metadata=payment_meta,
         ),
-        source="system",
+        source=ActorKind.SYSTEM.value,
     )
-    await insert_ignore(
-        conn, t.notifications, notifications_for_creation(cmd.order_id, number, req, now)
-    )
-    early = await claim_early_events(conn, cmd.workflow_id)
-    return CreatedOrder(order_number=number, created_at=now, early_events=early), True
 
 
 async def _take_inventory(conn: AsyncConnection, cmd: CreateOrderCommand):
@@ -223,16 +233,11 @@ async def record_status_change(conn: AsyncConnection, rec: StatusChangeRecord) -
         values["carrier"] = rec.carrier
     if rec.estimated_delivery:
         values["estimated_delivery"] = rec.estimated_delivery
-    if rec.new_status is OrderStatus.DELIVERED:
-        values["actual_delivery_date"] = rec.occurred_at
-    if rec.new_status is OrderStatus.COMPLETED:
-        values["completed_at"] = rec.occurred_at
-    if rec.new_status is OrderStatus.CANCELLED:
-        values["cancelled_at"] = rec.occurred_at
+    stamps = info(rec.new_status).stamps
+    if stamps is not None:
+        values[stamps] = rec.occurred_at
     if rec.new_status is OrderStatus.REFUNDED:
         values["payment_status"] = "refunded"
-    if rec.new_status is OrderStatus.SHIPPED:
-        values["shipped_at"] = rec.occurred_at
     if rec.new_status is OrderStatus.CANCELLED and rec.previous_status is not None:
         values["cancelled_from"] = rec.previous_status.value
     if rec.tracking_number:
@@ -251,10 +256,8 @@ async def record_status_change(conn: AsyncConnection, rec: StatusChangeRecord) -
         await status_counts.bump(conn, moved.seller_id, changes)
         if rec.tracking_number:
             await search_index.index_order(conn, rec.order_id, moved.search_text)
-    source = {"buyer": "buyer", "seller": "seller", "operator": "operator"}.get(
-        rec.actor_kind.value, "system"
-    )
-    await _record_change(conn, rec, source=source)
+    # The timeline names who made the change: a person's relation to the order, or "system".
+    await _record_change(conn, rec, source=rec.actor_kind.value)
     await insert_ignore(conn, t.notifications, notifications_for_change(rec))
     return moved.payment_method if moved is not None else None
 

@@ -3,9 +3,10 @@ update, so fields can be added without breaking running workflows. Standard libr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 
 from domain.events import ExternalEvent
 from domain.order import ActorKind, OrderStatus, PaymentMethod
@@ -50,7 +51,9 @@ class OrderRequest:
 
 @dataclass(frozen=True)
 class OrderPolicy:
-    """Every duration an order obeys, copied from settings when the order starts."""
+    """Every duration an order obeys: set from OMS_* settings (oms/settings.py) and copied into
+    the workflow's input when the order starts, so a running order keeps the rules it began with.
+    """
 
     payment_timeout: timedelta = timedelta(hours=1)
     seller_confirmation_timeout: timedelta = timedelta(hours=72)
@@ -66,14 +69,82 @@ class OrderPolicy:
     max_history_events: int = 10_000
     send_email: bool = False  # set when SMTP is configured as the order starts
 
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if isinstance(value, timedelta) and value <= timedelta(0):
+                raise ValueError(f"{name} must be a positive duration")
+        if not 100 <= self.max_history_events <= 40_000:
+            raise ValueError("max_history_events must be between 100 and 40000")
+
+
+class OwedKind(StrEnum):
+    REFUND = "refund"
+    RELEASE = "release"  # the escrow, to the seller
+    RESTOCK = "restock"  # stock back to the listing: owed like money, but not money
+
 
 @dataclass(frozen=True)
-class MoneyDue:
-    """A compensation the workflow owes and retries until it succeeds."""
+class Owed:
+    """Something the order owes after a change and retries until it is done."""
 
-    kind: str  # refund | release | restore_inventory
+    kind: OwedKind
     reason: str
-    amount: Decimal | None = None  # None: the whole order total
+    amount: Decimal | None = None  # refunds only; None: the whole order total
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """One status change as the workflow applies it: the target, who asked and what came with
+    it. Built by an update, a signal or a timer, and carried unchanged to the read model."""
+
+    target: OrderStatus
+    actor_kind: ActorKind
+    actor_id: str
+    reason: str | None = None
+    notes: str | None = None
+    tracking_number: str | None = None
+    carrier: str | None = None
+    estimated_delivery: date | None = None
+    refund_amount: Decimal | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    settled_externally: bool = False  # the money already moved (a contract event)
+    inbox_event: ExternalEvent | None = None  # recorded in the inbox with the change
+
+    @classmethod
+    def requested(cls, request: StatusChangeRequest) -> OrderChange:
+        """A change a person asked for through the API."""
+        metadata = {"evidence": "\n".join(request.evidence)} if request.evidence else {}
+        if request.refund_amount is not None:
+            metadata["refundAmount"] = format(request.refund_amount, "f")
+        return cls(target=request.status, actor_kind=request.actor_kind,
+                   actor_id=request.actor_id, reason=request.reason, notes=request.notes,
+                   tracking_number=request.tracking_number, carrier=request.carrier,
+                   estimated_delivery=request.estimated_delivery,
+                   refund_amount=request.refund_amount, metadata=metadata)
+
+    @classmethod
+    def reported(cls, event: ExternalEvent, target: OrderStatus, *,
+                 settled_externally: bool) -> OrderChange:
+        """A change a carrier or the escrow contract reported."""
+        return cls(target=target, actor_kind=ActorKind.SYSTEM, actor_id=event.source.actor_id,
+                   reason=event.kind, tracking_number=event.tracking_number,
+                   carrier=event.carrier, estimated_delivery=event.estimated_delivery,
+                   metadata=event.metadata(), settled_externally=settled_externally,
+                   inbox_event=event)
+
+    def beyond(self, order: OrderSnapshot) -> OrderChange:
+        """This change without the shipping details the order already has (every carrier scan
+        repeats its tracking number), so only what is new is recorded."""
+        return replace(
+            self,
+            tracking_number=_new(self.tracking_number, order.tracking_number),
+            carrier=_new(self.carrier, order.carrier),
+            estimated_delivery=_new(self.estimated_delivery, order.estimated_delivery),
+        )
+
+
+def _new(value, current):
+    return value if value and value != current else None
 
 
 @dataclass(frozen=True)
@@ -102,7 +173,7 @@ class CarriedState:
     alerts_raised: int = 0
     stuck_since: datetime | None = None
     shipped_at: datetime | None = None
-    owed: list[MoneyDue] = field(default_factory=list)
+    owed: list[Owed] = field(default_factory=list)
     emails: list[EmailCommand] = field(default_factory=list)
 
 

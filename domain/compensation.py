@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from domain.commands import MoneyDue
+from domain.commands import Owed, OwedKind
 from domain.order import OrderStatus, PaymentMethod
 
 S = OrderStatus
@@ -19,22 +19,22 @@ def compensations(
     settled_externally: bool = False,
     refund_amount: Decimal | None = None,
     reason: str,
-) -> list[MoneyDue]:
+) -> list[Owed]:
     """What moving from `previous` to `target` owes, in the order it should be paid.
 
     `settled_externally`: the money already moved (an escrow contract event), so no gateway
     call is owed, only the stock. Stock goes back only for parcels that never left.
     """
-    owed: list[MoneyDue] = []
+    owed: list[Owed] = []
     paid = previous is not S.PAYMENT_PENDING
     if target in (S.CANCELLED, S.FAILED) and not shipped:
-        owed.append(MoneyDue("restore_inventory", reason))
+        owed.append(Owed(OwedKind.RESTOCK, reason))
     if settled_externally:
         return owed
     if target is S.CANCELLED and paid:
-        owed.insert(0, MoneyDue("refund", reason))
+        owed.insert(0, Owed(OwedKind.REFUND, reason))
     elif target is S.REFUNDED:
-        owed.insert(0, MoneyDue("refund", reason, refund_amount))
+        owed.insert(0, Owed(OwedKind.REFUND, reason, refund_amount))
     elif target is S.COMPLETED and method is PaymentMethod.ESCROW:
-        owed.append(MoneyDue("release", reason))
+        owed.append(Owed(OwedKind.RELEASE, reason))
     return owed

@@ -20,6 +20,20 @@ class EventSource(StrEnum):
     SHIPPING = "shipping"
     ESCROW = "escrow"
 
+    @property
+    def actor_id(self) -> str:
+        """Who the status history names for a change this source reported."""
+        return f"{self.value}-webhook"
+
+    @property
+    def timeline_source(self) -> str:
+        """The timeline's `source` for an event of this source that changed nothing."""
+        return "shipping_provider" if self is EventSource.SHIPPING else "escrow"
+
+    @property
+    def timeline_event_type(self) -> str:
+        return f"{self.value}_event"
+
 
 SHIPPING_STATUSES: dict[str, OrderStatus | None] = {
     "picked_up": S.SHIPPED,
@@ -58,6 +72,14 @@ class ExternalEvent:
     @property
     def dedupe_key(self) -> str:
         return f"{self.source.value}:{self.event_id}"
+
+    def metadata(self) -> dict[str, str]:
+        """What the timeline and the history keep of the event."""
+        return {key: str(value) for key, value in (
+            ("eventId", self.event_id), ("carrier", self.carrier),
+            ("trackingNumber", self.tracking_number), ("location", self.location),
+            ("transactionHash", self.transaction_hash), ("disputeId", self.dispute_id),
+            ("outcome", self.outcome)) if value}
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,18 @@ with workflow.unsafe.imports_passed_through():
         CreateOrderCommand,
         EmailCommand,
         InventoryRestoreCommand,
-        MoneyDue,
+        OrderChange,
         OrderSnapshot,
         OrderWorkflowInput,
+        Owed,
+        OwedKind,
         PaymentCommand,
         StatusChangeRecord,
         TimelineRecord,
     )
     from domain.events import ExternalEvent
-    from domain.order import ActorKind, describe, initial_status
+    from domain.order import initial_status
+    from domain.statuses import describe
 
 # Read-model writes are short; retry them patiently (they must land) but not in a hot loop.
 _PROJECTION = {
@@ -44,16 +47,12 @@ _ALERT_IDS = uuid.UUID("c1f9a1a4-6d1e-4f51-9a43-5b0b7f3e2a77")
 class OrderEffects:
     def __init__(self, input: OrderWorkflowInput) -> None:
         self._input = input
-        # Read-model writes run as local activities in the workflow task that decides them,
-        # saving a round trip through the server and a second workflow task per change
-        # (see BENCHMARKS.md). False for runs started before that; see OrderWorkflow.run.
-        self.local_writes = False
 
     async def _project(self, activity, command):
-        """Run a ProjectionActivities method: a short, idempotent read-model write."""
-        if self.local_writes:
-            return await workflow.execute_local_activity_method(activity, command, **_PROJECTION)
-        return await workflow.execute_activity_method(activity, command, **_PROJECTION)
+        """Run a ProjectionActivities method: a short, idempotent read-model write. Local
+        activities run in the workflow task that decides them, saving a round trip through
+        the server and a second workflow task per change (BENCHMARKS.md, run I)."""
+        return await workflow.execute_local_activity_method(activity, command, **_PROJECTION)
 
     async def create_order(self, now: datetime) -> tuple[OrderSnapshot, list[ExternalEvent]]:
         """Write the order; returns its first snapshot and any events that arrived before it."""
@@ -89,10 +88,9 @@ class OrderEffects:
         )
         return snapshot, list(created.early_events)
 
-    async def record_change(self, before: OrderSnapshot, after: OrderSnapshot, actor: ActorKind,
-                            actor_id: str, *, reason: str | None, notes: str | None,
-                            metadata: dict[str, str],
-                            inbox_event: ExternalEvent | None = None) -> None:
+    async def record_change(self, before: OrderSnapshot, after: OrderSnapshot,
+                            change: OrderChange) -> None:
+        """Write one change to the read model; `change` holds only what is new about it."""
         await self._project(
             ProjectionActivities.record_status_change,
             StatusChangeRecord(
@@ -101,40 +99,37 @@ class OrderEffects:
                 sequence=after.sequence,
                 previous_status=before.status,
                 new_status=after.status,
-                actor_kind=actor,
-                actor_id=actor_id,
+                actor_kind=change.actor_kind,
+                actor_id=change.actor_id,
                 buyer_id=after.buyer_id,
                 seller_id=after.seller_id,
                 occurred_at=after.status_updated_at,
-                description=describe(after.status, after.carrier
-                                     if after.carrier != before.carrier else None),
-                reason=reason,
-                notes=notes,
-                tracking_number=after.tracking_number
-                if after.tracking_number != before.tracking_number else None,
-                carrier=after.carrier if after.carrier != before.carrier else None,
-                estimated_delivery=after.estimated_delivery
-                if after.estimated_delivery != before.estimated_delivery else None,
-                metadata=metadata,
+                description=describe(after.status, change.carrier),
+                reason=change.reason,
+                notes=change.notes,
+                tracking_number=change.tracking_number,
+                carrier=change.carrier,
+                estimated_delivery=change.estimated_delivery,
+                metadata=change.metadata,
                 previous_since=before.status_updated_at,
                 order_created_at=after.created_at,
-                inbox_event=inbox_event,
+                inbox_event=change.inbox_event,
             ),
         )
 
     async def record_timeline(self, order: OrderSnapshot, event: ExternalEvent,
-                              description: str, metadata: dict[str, str]) -> None:
+                              description: str) -> None:
         await self._project(
             ProjectionActivities.record_timeline,
             TimelineRecord(
                 order_id=order.order_id,
                 event_key=event.dedupe_key,
-                event_type=f"{event.source.value}_event",
+                event_type=event.source.timeline_event_type,
                 description=description,
-                source="shipping_provider" if event.source.value == "shipping" else "escrow",
+                source=event.source.timeline_source,
                 occurred_at=event.occurred_at,
                 location=event.location,
-                metadata={**metadata, "kind": event.kind, "applied": "false"},
+                metadata={**event.metadata(), "kind": event.kind, "applied": "false"},
                 inbox_event=event,
             ),
         )
@@ -157,23 +152,21 @@ class OrderEffects:
             ),
         )
 
-    async def settle(self, due: MoneyDue, order: OrderSnapshot | None) -> None:
+    async def settle(self, due: Owed, order: OrderSnapshot | None) -> None:
         order_id = order.order_id if order else None
-        if due.kind == "refund":
+        if due.kind is OwedKind.REFUND:
             await self.refund(due, order_id)
-        elif due.kind == "release":
+        elif due.kind is OwedKind.RELEASE:
             await workflow.execute_activity_method(
                 PaymentActivities.release_escrow, self._payment("release", due, order_id),
                 **_PAYMENT)
-        elif due.kind == "restore_inventory":
+        else:
             req = self._input.request
             await self._project(
                 ProjectionActivities.restore_inventory,
                 InventoryRestoreCommand(order_id=self._input.order_id, listing_id=req.listing_id,
                                         quantity=req.quantity, at=workflow.now()),
             )
-        else:  # pragma: no cover - MoneyDue kinds come from domain.compensation
-            raise ValueError(f"unknown compensation {due.kind}")
 
     async def send_email(self, cmd: EmailCommand) -> None:
         await workflow.execute_activity_method(
@@ -183,11 +176,11 @@ class OrderEffects:
             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
         )
 
-    async def refund(self, due: MoneyDue, order_id: str | None) -> None:
+    async def refund(self, due: Owed, order_id: str | None) -> None:
         await workflow.execute_activity_method(
             PaymentActivities.refund_payment, self._payment("refund", due, order_id), **_PAYMENT)
 
-    def _payment(self, kind: str, due: MoneyDue, order_id: str | None) -> PaymentCommand:
+    def _payment(self, kind: str, due: Owed, order_id: str | None) -> PaymentCommand:
         req, workflow_id = self._input.request, workflow.info().workflow_id
         return PaymentCommand(
             # One refund and one release per payment, whichever path asks for it.

@@ -13,15 +13,15 @@ def kinds(previous, target, method=M.FIAT, shipped=False, **kw):
 
 
 def test_cancelling_a_paid_unshipped_order_refunds_it_and_restocks():
-    assert kinds(S.PROCESSING, S.CANCELLED) == [("refund", None), ("restore_inventory", None)]
+    assert kinds(S.PROCESSING, S.CANCELLED) == [("refund", None), ("restock", None)]
 
 
 def test_cancelling_before_payment_settled_restocks_without_refund():
-    assert kinds(S.PAYMENT_PENDING, S.CANCELLED) == [("restore_inventory", None)]
+    assert kinds(S.PAYMENT_PENDING, S.CANCELLED) == [("restock", None)]
 
 
 def test_a_failed_payment_gives_the_stock_back():
-    assert kinds(S.PAYMENT_PENDING, S.FAILED) == [("restore_inventory", None)]
+    assert kinds(S.PAYMENT_PENDING, S.FAILED) == [("restock", None)]
 
 
 def test_a_cancelled_dispute_after_shipping_refunds_but_does_not_restock():
@@ -43,7 +43,7 @@ def test_money_the_contract_already_moved_is_not_moved_again():
     assert kinds(S.DELIVERED, S.COMPLETED, method=M.ESCROW, shipped=True,
                  settled_externally=True) == []
     assert kinds(S.ESCROW_LOCKED, S.CANCELLED, method=M.ESCROW,
-                 settled_externally=True) == [("restore_inventory", None)]
+                 settled_externally=True) == [("restock", None)]
 
 
 @pytest.mark.parametrize("target", [S.ORDER_CONFIRMED, S.SHIPPED, S.DELIVERED, S.DISPUTED])

@@ -1,0 +1,72 @@
+"""What an order owes after its changes: refunds, releases, stock and emails.
+
+The workflow decides what is owed as it applies a change; the debts are paid from its main loop,
+one at a time and each retried until it succeeds, so a change never waits on a payment provider
+or an SMTP server, and nothing owed is dropped across continue-as-new. Runs inside the workflow
+sandbox: no I/O here.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from domain.commands import EmailCommand, OrderChange, OrderPolicy, OrderSnapshot, Owed
+    from domain.compensation import compensations
+    from domain.order import OrderStatus
+    from domain.statuses import ON_CREATION, Party, info
+    from workflows.order_effects import OrderEffects
+
+
+class Obligations:
+    def __init__(self, policy: OrderPolicy, owed: list[Owed] | None = None,
+                 emails: list[EmailCommand] | None = None) -> None:
+        self._policy = policy
+        self.owed: list[Owed] = list(owed or [])
+        self.emails: list[EmailCommand] = list(emails or [])
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.owed) or bool(self.emails)
+
+    def on_creation(self, order: OrderSnapshot) -> None:
+        for notice in ON_CREATION:
+            self._email(order, notice.kind, (notice.party,))
+
+    def on_change(self, before: OrderStatus, order: OrderSnapshot, change: OrderChange, *,
+                  shipped: bool) -> None:
+        """Owe what moving from `before` to the order's status costs, and its email."""
+        self.owed += compensations(
+            before, order.status, method=order.payment_method, shipped=shipped,
+            settled_externally=change.settled_externally, refund_amount=change.refund_amount,
+            reason=change.reason or order.status.value,
+        )
+        email = info(order.status).email
+        if email is not None:
+            self._email(order, email.template, email.audience, reason=change.reason)
+
+    def on_alert(self, order: OrderSnapshot, kind: str, note: str, occurrence: str) -> None:
+        """The seller's email for an alert the seller must act on."""
+        self._email(order, kind, (Party.SELLER,), note=note, occurrence=occurrence)
+
+    async def settle(self, effects: OrderEffects, order: OrderSnapshot | None) -> None:
+        """Pay what is owed in order, then send the emails owed."""
+        while self.owed:
+            await effects.settle(self.owed[0], order)
+            self.owed.pop(0)
+        while self.emails:
+            await effects.send_email(self.emails[0])
+            self.emails.pop(0)
+
+    def _email(self, order: OrderSnapshot, template: str, audience: tuple[Party, ...], *,
+               reason: str | None = None, note: str | None = None,
+               occurrence: str | None = None) -> None:
+        # Orders started without SMTP configured never send email (their policy says so).
+        if not self._policy.send_email:
+            return
+        self.emails.append(EmailCommand(
+            order_id=order.order_id, order_number=order.order_number, event=template,
+            occurrence=occurrence or str(order.sequence), buyer_id=order.buyer_id,
+            seller_id=order.seller_id, audience=[party.value for party in audience],
+            tracking_number=order.tracking_number, carrier=order.carrier, reason=reason,
+            note=note))
