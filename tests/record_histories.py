@@ -1,9 +1,9 @@
 """Record workflow histories for the replay test: `python -m tests.record_histories`.
 
 Runs representative orders on a throwaway dev server and SQLite database and writes each
-history to tests/histories/. `v1_*` were recorded before the events-and-time patch, `v2_*` before
-read-model writes became local activities; neither may be re-recorded: they stand for orders
-still running old code. New behaviour gets new `vN_*` histories.
+history to tests/histories/. `v3_*` were recorded with the workflow of release 0.1.0 and may not
+be re-recorded: they stand for orders still running that code. A patched change gets new `vN_*`
+histories (CHANGELOG.md says which patch each version brought).
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ SCENARIOS = {
     "v2_cancelled_by_buyer": _cancelled_by_buyer,
     "v2_carrier_and_escrow_events": _carrier_and_escrow_events,
     "v2_stuck_then_disputed_and_refunded": _stuck_then_disputed_and_refunded,
-    # v3: read-model writes as local activities.
+    # v3: release 0.1.0.
     **{f"v3_{m.value}_happy_path": _happy(m) for m in PaymentMethod},
     "v3_rejected_and_refunded": _rejected,
     "v3_cancelled_by_buyer": _cancelled_by_buyer,
