@@ -14,6 +14,22 @@ def test_durations_come_from_the_environment_into_the_order_policy(monkeypatch):
     assert policy.payment_timeout == timedelta(minutes=30)
 
 
+def test_policy_variables_are_read_from_the_env_file_too(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("OMS_STUCK_ALERT_REPEAT=PT2H\nOMS_MAX_HISTORY_EVENTS=500\n")
+    policy = Settings(_env_file=env_file).policy
+    assert policy.stuck_alert_repeat == timedelta(hours=2)
+    assert policy.max_history_events == 500
+
+
+def test_keywords_and_with_policy_change_single_durations():
+    settings = Settings(_env_file=None, dispute_window=timedelta(days=2))
+    assert settings.policy.dispute_window == timedelta(days=2)
+    changed = settings.with_policy(payment_timeout=timedelta(minutes=5))
+    assert changed.policy.payment_timeout == timedelta(minutes=5)
+    assert changed.policy.dispute_window == timedelta(days=2)
+
+
 @pytest.mark.parametrize(
     "env",
     [{"OMS_DATABASE_URL": "postgresql://u@h/db"},  # a sync driver would block the event loop
@@ -21,6 +37,8 @@ def test_durations_come_from_the_environment_into_the_order_policy(monkeypatch):
      {"OMS_JWT_SECRET": "short"},
      {"OMS_LOG_LEVEL": "LOUD"},
      {"OMS_WORKER_MAX_CACHED_WORKFLOWS": "-1"},
+     {"OMS_PAYMENT_TIMEOUT": "-PT1H"},  # a deadline in the past
+     {"OMS_MAX_HISTORY_EVENTS": "5"},
      {"OMS_API_HOST": "0.0.0.0"},  # reachable from outside with the public dev secret
      {"OMS_API_HOST": "0.0.0.0", "OMS_JWT_SECRET": "x" * 40}],  # webhook secrets still public
 )
