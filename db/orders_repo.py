@@ -13,9 +13,8 @@ from decimal import Decimal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db import live_updates, search_index, status_counts
+from db import search_index, status_counts
 from db import tables as t
-from db.events_repo import claim_early_events
 from db.ids import row_id
 from db.notification_rows import notifications_for_change, notifications_for_creation
 from db.upsert import dialect_insert, insert_ignore
@@ -23,6 +22,8 @@ from domain.commands import CreatedOrder, CreateOrderCommand, StatusChangeRecord
 from domain.errors import DomainError, ErrorCode
 from domain.money import quantize, to_wire
 from domain.order import ActorKind, OrderStatus, describe
+from live import outbox as live_outbox
+from webhooks import inbox
 
 
 def format_order_number(year: int, value: int) -> str:
@@ -45,7 +46,7 @@ async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand
         )
     ).first()
     if existing:
-        early = await claim_early_events(conn, cmd.workflow_id)
+        early = await inbox.claim_early(conn, cmd.workflow_id)
         return CreatedOrder(existing.order_number, existing.created_at, early_events=early), False
 
     req = cmd.request
@@ -147,7 +148,7 @@ async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand
     await insert_ignore(
         conn, t.notifications, notifications_for_creation(cmd.order_id, number, req, now)
     )
-    early = await claim_early_events(conn, cmd.workflow_id)
+    early = await inbox.claim_early(conn, cmd.workflow_id)
     return CreatedOrder(order_number=number, created_at=now, early_events=early), True
 
 
@@ -302,7 +303,7 @@ async def _record_change(conn: AsyncConnection, rec: StatusChangeRecord, *, sour
             "recorded_at": datetime.now(rec.occurred_at.tzinfo),
         },
     )
-    await live_updates.announce(conn, rec, {
+    await live_outbox.announce(conn, rec, {
         "id": row_id(rec.order_id, "event", rec.sequence),
         "status": rec.new_status.value,
         "timestamp": rec.occurred_at.isoformat().replace("+00:00", "Z"),
