@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities import metrics
-from db import events_repo, inbox_repo, orders_repo
+from db import events_repo, orders_repo
 from db.engine import Database
-from db.events_repo import EVENT_PAYLOAD
 from domain.commands import (
     AlertCommand,
     CreatedOrder,
@@ -21,6 +18,8 @@ from domain.commands import (
 )
 from domain.errors import DomainError
 from domain.events import ExternalEvent
+from webhooks import inbox
+from webhooks.outcomes import InboxOutcome
 
 
 class ProjectionActivities:
@@ -62,14 +61,10 @@ class ProjectionActivities:
 
     async def _record_inbox(self, conn, order_id: str, event: ExternalEvent | None) -> None:
         """The webhook inbox row of an event the workflow applied (the API only signalled it,
-        so a webhook costs the API no write: see api/webhook_ingest.py)."""
-        if event is None:
-            return
-        await inbox_repo.record(
-            conn, source=event.source.value, event_id=event.event_id, event_type=event.kind,
-            order_id=order_id, workflow_id=activity.info().workflow_id,
-            payload=EVENT_PAYLOAD.dump_python(event, mode="json"), status="accepted",
-            now=datetime.now(UTC))
+        so a webhook costs the API no write: see webhooks/ingest.py)."""
+        if event is not None:
+            await inbox.record(conn, event, InboxOutcome.ACCEPTED, order_id=order_id,
+                               workflow_id=activity.info().workflow_id)
 
     @activity.defn
     async def raise_alert(self, cmd: AlertCommand) -> None:

@@ -9,24 +9,24 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.live import LiveHub
 from api.metrics import RequestMetricsMiddleware
 from api.routes import (
     alerts,
     health,
-    live,
     metrics,
     notifications,
     order_actions,
     order_lists,
     orders,
     reference,
-    webhooks,
 )
 from api.strict_json import BodyLimitMiddleware
 from db.engine import create_database
+from live import routes as live_routes
+from live.hub import LiveHub
 from oms.settings import Settings, get_settings
 from oms.temporal import connect
+from webhooks import routes as webhook_routes
 
 log = logging.getLogger("oms.api")
 
@@ -61,8 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware)
     # Lists first: /api/orders/search must not be taken for an order id.
-    for router in (order_lists.router, orders.router, order_actions.router, webhooks.router,
-                   alerts.router, reference.router, notifications.router, live.router,
+    for router in (order_lists.router, orders.router, order_actions.router, webhook_routes.router,
+                   alerts.router, reference.router, notifications.router, live_routes.router,
                    health.router, metrics.router):
         app.include_router(router)
     return app

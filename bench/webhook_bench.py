@@ -33,8 +33,6 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from api.auth import mint_token
-from api.webhook_schemas import ShippingEventIn
-from api.webhook_signature import sign
 from bench import cpu
 from bench.load import PhaseResult, Recorder, run_phase
 from bench.run_bench import print_cpu
@@ -44,6 +42,8 @@ from oms import processes
 from oms.settings import DEV_SHIPPING_SECRET
 from oms.temporal import connect
 from tests.factories import checkout_body
+from webhooks.schemas import ShippingEventIn
+from webhooks.signature import sign
 from workflows.order_workflow import OrderWorkflow
 from workflows.shared import workflow_id_for
 

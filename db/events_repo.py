@@ -1,21 +1,17 @@
-"""Writes the order workflow makes besides status changes: timeline-only events, alerts,
-inventory given back, and the hand-over of webhook events that arrived before the order."""
+"""Writes the order workflow makes besides status changes: timeline-only events, alerts and
+inventory given back. (The webhook inbox has its own home: webhooks/inbox.py.)"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import TypeAdapter
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import tables as t
 from db.ids import row_id
 from db.upsert import insert_ignore
 from domain.commands import AlertCommand, InventoryRestoreCommand, TimelineRecord
-from domain.events import ExternalEvent
-
-EVENT_PAYLOAD = TypeAdapter(ExternalEvent)
 
 
 async def record_timeline(conn: AsyncConnection, rec: TimelineRecord) -> None:
@@ -90,26 +86,3 @@ async def restore_inventory(conn: AsyncConnection, cmd: InventoryRestoreCommand)
     )
     return True
 
-
-async def claim_early_events(conn: AsyncConnection, workflow_id: str) -> list[ExternalEvent]:
-    """Webhook events kept for an order that did not exist yet, now handed to it.
-
-    Already-claimed events are returned again: if the activity that claimed them committed but
-    its result was lost, the retry must still deliver them (the workflow ignores repeats).
-    """
-    inbox = t.webhook_events
-    rows = (
-        await conn.execute(
-            select(inbox.c.id, inbox.c.payload)
-            .where(inbox.c.workflow_id == workflow_id,
-                   inbox.c.status.in_(("pending", "claimed")))
-            .order_by(inbox.c.received_at, inbox.c.id)
-        )
-    ).all()
-    if rows:
-        await conn.execute(
-            update(inbox)
-            .where(inbox.c.id.in_([r.id for r in rows]), inbox.c.status == "pending")
-            .values(status="claimed")
-        )
-    return [EVENT_PAYLOAD.validate_python(r.payload) for r in rows]

@@ -13,9 +13,8 @@ from decimal import Decimal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from db import live_updates, search_index, status_counts
+from db import search_index, status_counts
 from db import tables as t
-from db.events_repo import claim_early_events
 from db.ids import row_id
 from db.notification_rows import notifications_for_change, notifications_for_creation
 from db.upsert import dialect_insert, insert_ignore
@@ -24,6 +23,8 @@ from domain.errors import DomainError, ErrorCode
 from domain.money import quantize, to_wire
 from domain.order import ActorKind, OrderStatus
 from domain.statuses import describe, info
+from live import outbox as live_outbox
+from webhooks import inbox
 
 
 def format_order_number(year: int, value: int) -> str:
@@ -43,7 +44,7 @@ async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand
         .where(t.orders.c.workflow_id == cmd.workflow_id)
     )).first()
     if existing:
-        early = await claim_early_events(conn, cmd.workflow_id)
+        early = await inbox.claim_early(conn, cmd.workflow_id)
         return CreatedOrder(existing.order_number, existing.created_at, early_events=early), False
 
     listing = await _take_inventory(conn, cmd)
@@ -54,7 +55,7 @@ async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand
     await insert_ignore(conn, t.notifications,
                         notifications_for_creation(cmd.order_id, number, cmd.request,
                                                    cmd.created_at))
-    early = await claim_early_events(conn, cmd.workflow_id)
+    early = await inbox.claim_early(conn, cmd.workflow_id)
     return CreatedOrder(order_number=number, created_at=cmd.created_at, early_events=early), True
 
 
@@ -305,7 +306,7 @@ async def _record_change(conn: AsyncConnection, rec: StatusChangeRecord, *, sour
             "recorded_at": datetime.now(rec.occurred_at.tzinfo),
         },
     )
-    await live_updates.announce(conn, rec, {
+    await live_outbox.announce(conn, rec, {
         "id": row_id(rec.order_id, "event", rec.sequence),
         "status": rec.new_status.value,
         "timestamp": rec.occurred_at.isoformat().replace("+00:00", "Z"),

@@ -23,7 +23,10 @@ async def insert_ignore(
     Returns how many rows were inserted."""
     if not rows:
         return 0
-    result = await conn.execute(dialect_insert(conn, table).values(rows).on_conflict_do_nothing())
+    # preserve_rowcount: without it an INSERT on psycopg reports -1 under SQLAlchemy 2.1, and
+    # the webhook inbox took every event it recorded on PostgreSQL for a duplicate.
+    result = await conn.execute(dialect_insert(conn, table).values(rows).on_conflict_do_nothing()
+                                .execution_options(preserve_rowcount=True))
     return result.rowcount
 
 

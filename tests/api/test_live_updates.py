@@ -154,7 +154,7 @@ async def test_several_api_processes_on_postgresql_each_fan_out(postgres_url, se
 
 
 def test_a_slow_client_is_dropped_without_holding_back_the_others():
-    from api.live import LiveHub, Subscriber
+    from live.hub import LiveHub, Subscriber
 
     hub = LiveHub(db=None, database_url="sqlite+aiosqlite://", queue_size=2)
     slow = hub.subscribe("u1", all_orders=False)

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from api.auth import Role
-from api.webhook_signature import sign
 from db import tables as t
 from oms.settings import DEV_ESCROW_SECRET, DEV_SHIPPING_SECRET
 from tests.conftest import bearer
 from tests.factories import checkout_body, seed_listing, unique
+from webhooks.signature import sign
 
 pytestmark = pytest.mark.usefixtures("stack_worker")
 

@@ -1,7 +1,7 @@
 import pytest
 
 from api.errors import ApiError
-from api.webhook_signature import sign, verify
+from webhooks.signature import sign, verify
 
 SECRET = "shipping-secret-0123456789abcdef0123456789"
 BODY = b'{"eventId":"e1"}'

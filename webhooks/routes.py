@@ -10,13 +10,14 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from api import webhook_signature
 from api.deps import DbDep, SettingsDep, TemporalDep
 from api.errors import ApiError
 from api.metrics import WEBHOOK_EVENTS
 from api.strict_json import loads_strict
-from api.webhook_ingest import ingest
-from api.webhook_schemas import EscrowEventIn, ShippingEventIn
+from webhooks import signature
+from webhooks.ingest import ingest
+from webhooks.outcomes import Rejection
+from webhooks.schemas import EscrowEventIn, ShippingEventIn, WebhookReceipt
 
 router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
 Model = TypeVar("Model", bound=BaseModel)
@@ -28,39 +29,42 @@ def _documented(model: type[BaseModel]) -> dict[str, Any]:
         "schema": model.model_json_schema(by_alias=True)}}}}
 
 
-@router.post("/shipping", openapi_extra=_documented(ShippingEventIn))
+# Error responses: the problem+json answers (401 signature, 422 body, 503 Temporal unavailable)
+# are declared here with `responses=`, from the mapping all routes share in api/errors.py.
+@router.post("/shipping", operation_id="receiveShippingWebhook", response_model=WebhookReceipt,
+             openapi_extra=_documented(ShippingEventIn))
 async def shipping_webhook(request: Request, db: DbDep, client: TemporalDep,
-                           settings: SettingsDep) -> dict[str, Any]:
+                           settings: SettingsDep) -> WebhookReceipt:
     """A carrier scan. Signed with OMS_SHIPPING_WEBHOOK_SECRET; a resend has no effect."""
     body = await _verified(request, settings.shipping_webhook_secret, ShippingEventIn)
-    return {"received": True, "status": await ingest(db, client, body)}
+    return WebhookReceipt(status=await ingest(db, client, body))
 
 
-@router.post("/escrow", openapi_extra=_documented(EscrowEventIn))
+@router.post("/escrow", operation_id="receiveEscrowWebhook", response_model=WebhookReceipt,
+             openapi_extra=_documented(EscrowEventIn))
 async def escrow_webhook(request: Request, db: DbDep, client: TemporalDep,
-                         settings: SettingsDep) -> dict[str, Any]:
+                         settings: SettingsDep) -> WebhookReceipt:
     """An escrow-contract event. Signed with OMS_ESCROW_WEBHOOK_SECRET; a resend has no effect."""
     body = await _verified(request, settings.escrow_webhook_secret, EscrowEventIn)
-    return {"received": True, "status": await ingest(db, client, body)}
+    return WebhookReceipt(status=await ingest(db, client, body))
 
 
 async def _verified(request: Request, secret: str, model: type[Model]) -> Model:
     source = request.url.path.rsplit("/", 1)[-1]
     raw = await request.body()
     try:
-        webhook_signature.verify(secret, request.headers.get(webhook_signature.HEADER), raw,
-                                 time.time())
+        signature.verify(secret, request.headers.get(signature.HEADER), raw, time.time())
     except ApiError:
-        WEBHOOK_EVENTS.labels(source, "rejected_signature").inc()
+        WEBHOOK_EVENTS.labels(source, Rejection.SIGNATURE.value).inc()
         raise
     try:
         return model.model_validate(loads_strict(raw))
     except json.JSONDecodeError as err:
-        WEBHOOK_EVENTS.labels(source, "rejected_malformed").inc()
+        WEBHOOK_EVENTS.labels(source, Rejection.MALFORMED.value).inc()
         raise RequestValidationError([{"loc": ("body",), "msg": f"invalid JSON: {err.msg}",
                                        "type": "json_invalid"}]) from None
     except ValidationError as err:
-        WEBHOOK_EVENTS.labels(source, "rejected_malformed").inc()
+        WEBHOOK_EVENTS.labels(source, Rejection.MALFORMED.value).inc()
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in err.errors(include_url=False)]
         ) from None

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from starlette.status import WS_1008_POLICY_VIOLATION, WS_1013_TRY_AGAIN_LATER
 
 from api.auth import AuthError, decode_token
-from api.live import Subscriber, message
-from db import live_updates
+from live import outbox
+from live.hub import Subscriber, message
 
 router = APIRouter(tags=["live updates"])
 SEND_TIMEOUT = 5.0
@@ -54,8 +54,8 @@ async def _replay(websocket: WebSocket, db, sub: Subscriber, since: int) -> int:
     last = since
     while True:
         async with db.reader.connect() as conn:
-            rows = await live_updates.after(conn, last, limit=500,
-                                            user_id=None if sub.all_orders else sub.user_id)
+            rows = await outbox.after(conn, last, limit=500,
+                                      user_id=None if sub.all_orders else sub.user_id)
         if not rows:
             return last
         for row in rows:

@@ -16,8 +16,8 @@ import psycopg
 from sqlalchemy import Row
 
 from api.presenters import iso
-from db import live_updates
 from db.engine import Database
+from live import outbox
 
 log = logging.getLogger("oms.live")
 BATCH = 500
@@ -68,7 +68,7 @@ class LiveHub:
     async def start(self) -> None:
         try:
             async with self._db.reader.connect() as conn:
-                self.last_seq = await live_updates.last_seq(conn)
+                self.last_seq = await outbox.last_seq(conn)
         except Exception as err:  # noqa: BLE001 - the API serves without live updates
             log.warning("live updates start from the beginning: %s", err)
         self._tasks.append(asyncio.create_task(self._tail(), name="live-tail"))
@@ -105,7 +105,7 @@ class LiveHub:
             try:
                 while True:
                     async with self._db.reader.connect() as conn:
-                        rows = await live_updates.after(conn, self.last_seq, limit=BATCH)
+                        rows = await outbox.after(conn, self.last_seq, limit=BATCH)
                     if not rows:
                         break
                     self.dispatch(rows)
@@ -120,7 +120,7 @@ class LiveHub:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {live_updates.CHANNEL}")
+                    await conn.execute(f"LISTEN {outbox.CHANNEL}")
                     self._wake.set()  # catch up on anything missed while not listening
                     async for _ in conn.notifies():
                         self._wake.set()

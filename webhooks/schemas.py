@@ -1,12 +1,20 @@
-"""Bodies of the inbound webhooks (DESIGN §5). Unknown extra fields are ignored, so a provider
-can add fields without breaking delivery; unknown event types are accepted and recorded."""
+"""Bodies of the inbound webhooks (DESIGN §5) and the answer to them. Unknown extra fields are
+ignored, so a provider can add fields without breaking delivery; unknown event types are
+accepted and recorded."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from api.schemas import PaymentRef, TxHash
@@ -16,6 +24,7 @@ from domain.events import (
     EventSource,
     ExternalEvent,
 )
+from webhooks.outcomes import InboxOutcome
 
 EventId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")]
 OrderRef = Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{36}$")]
@@ -80,3 +89,14 @@ class EscrowEventIn(WebhookModel):
             occurred_at=self.occurred_at, transaction_hash=self.transaction_hash,
             dispute_id=self.dispute_id, outcome=self.outcome,
         )
+
+
+class WebhookReceipt(BaseModel):
+    """The answer to a signed, well-formed event: 200 whatever became of it, so the provider
+    stops resending it."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    received: Literal[True] = True
+    status: InboxOutcome = Field(
+        description="what became of the event; never `claimed`, which only the inbox records")

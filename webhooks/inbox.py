@@ -1,0 +1,84 @@
+"""The webhook inbox: every accepted event once, with what became of it.
+
+Every read and write of `webhook_events` is here: the API records what it could not hand to a
+workflow, the worker records the events its workflow applied (in the transaction of the change),
+and a starting order claims the events that arrived before it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import TypeAdapter
+from sqlalchemy import exists, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from db import tables as t
+from db.ids import row_id
+from db.upsert import insert_ignore
+from domain.events import ExternalEvent
+from webhooks.outcomes import InboxOutcome
+
+_inbox = t.webhook_events
+_payload = TypeAdapter(ExternalEvent)
+
+
+async def record(conn: AsyncConnection, event: ExternalEvent, outcome: InboxOutcome, *,
+                 order_id: str | None, workflow_id: str | None) -> bool:
+    """Insert the event unless (source, event_id) is there already; True if this call did."""
+    source = event.source.value
+    now = datetime.now(UTC)
+    inserted = await insert_ignore(conn, _inbox, {
+        "id": row_id("webhook", source, event.event_id),
+        "source": source, "event_id": event.event_id, "event_type": event.kind[:50],
+        "order_id": order_id, "workflow_id": workflow_id,
+        "payload": _payload.dump_python(event, mode="json"),
+        "status": outcome.value, "received_at": now,
+        "delivered_at": now if outcome is InboxOutcome.ACCEPTED else None,
+    })
+    return inserted == 1
+
+
+async def look_up(conn: AsyncConnection, event: ExternalEvent, order_id: str | None
+                  ) -> tuple[bool, str | None]:
+    """Whether the event is in the inbox already, and the workflow of the order it names: one
+    statement, since every webhook asks both before anything else."""
+    seen = exists().where(_inbox.c.source == event.source.value,
+                          _inbox.c.event_id == event.event_id)
+    workflow = (select(t.orders.c.workflow_id).where(t.orders.c.id == order_id)
+                .scalar_subquery())
+    row = (await conn.execute(select(seen.label("seen"), workflow.label("workflow_id")))).one()
+    return bool(row.seen), row.workflow_id
+
+
+async def mark(conn: AsyncConnection, event: ExternalEvent, outcome: InboxOutcome, *,
+               only_from: InboxOutcome) -> None:
+    """Move an event on, unless something else (the order claiming it) already did."""
+    await conn.execute(update(_inbox).where(
+        _inbox.c.source == event.source.value, _inbox.c.event_id == event.event_id,
+        _inbox.c.status == only_from.value,
+    ).values(status=outcome.value, delivered_at=datetime.now(UTC)))
+
+
+async def claim_early(conn: AsyncConnection, workflow_id: str) -> list[ExternalEvent]:
+    """Webhook events kept for an order that did not exist yet, now handed to it.
+
+    Already-claimed events are returned again: if the activity that claimed them committed but
+    its result was lost, the retry must still deliver them (the workflow ignores repeats).
+    """
+    rows = (
+        await conn.execute(
+            select(_inbox.c.id, _inbox.c.payload)
+            .where(_inbox.c.workflow_id == workflow_id,
+                   _inbox.c.status.in_((InboxOutcome.PENDING.value, InboxOutcome.CLAIMED.value)))
+            .order_by(_inbox.c.received_at, _inbox.c.id)
+        )
+    ).all()
+    if rows:
+        await conn.execute(
+            update(_inbox)
+            .where(_inbox.c.id.in_([r.id for r in rows]),
+                   _inbox.c.status == InboxOutcome.PENDING.value)
+            .values(status=InboxOutcome.CLAIMED.value)
+        )
+    return [_payload.validate_python(r.payload) for r in rows]
