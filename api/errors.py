@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
+import temporalio.bridge.client
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
@@ -47,6 +50,12 @@ _TITLES = {
 }
 
 
+def field_error(field: str, message: str, kind: str = "value_error") -> dict[str, str]:
+    """One entry of a problem's `errors`: the field (dotted, camelCase), what is wrong with it
+    and pydantic's name for that kind of error."""
+    return {"field": field, "message": message, "type": kind}
+
+
 class ApiError(Exception):
     """Raised by routes and services; turned into a problem response in one place."""
 
@@ -57,6 +66,13 @@ class ApiError(Exception):
         self.message = message
         self.errors = errors
         self.extra = {k: v for k, v in extra.items() if v is not None}
+
+    @classmethod
+    def invalid_field(cls, field: str, message: str, *, detail: str | None = None,
+                      kind: str = "value_error") -> ApiError:
+        """A 422 naming the one field that is wrong; `detail` defaults to `message`."""
+        return cls(ErrorCode.VALIDATION_ERROR, detail or message,
+                   errors=[field_error(field, message, kind)])
 
 
 def problem(code: ErrorCode, message: str, *, status: int | None = None,
@@ -87,12 +103,25 @@ def _field_errors(exc: RequestValidationError) -> list[dict]:
     out = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
-        out.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid"),
-                    "type": err.get("type", "value_error")})
+        out.append(field_error(".".join(loc) or "body", err.get("msg", "invalid"),
+                               err.get("type", "value_error")))
     return out
 
 
+def _is_failed_temporal_connect(exc: BaseException) -> bool:
+    # A lazy Temporal client that cannot reach its server raises a bare RuntimeError from the
+    # SDK bridge's connect. Where it was raised says what it is; its text is no contract.
+    # (tests/api/test_unavailable.py fails if the SDK moves that function.)
+    return any(frame.f_code is _TEMPORAL_CONNECT
+               for frame, _ in traceback.walk_tb(exc.__traceback__))
+
+
+_TEMPORAL_CONNECT = temporalio.bridge.client.Client.connect.__code__
+
+
 def install(app: FastAPI) -> None:
+    _document_problems(app)
+
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return problem(exc.code, exc.message, errors=exc.errors, **exc.extra)
@@ -137,9 +166,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ConnectionError)
     @app.exception_handler(TimeoutError)
     async def _connection(_: Request, exc: Exception) -> JSONResponse:
-        # A lazy Temporal client that cannot reach its server raises a plain RuntimeError
-        # ("Failed client connect"); anything else of these types is a bug, reported as 500.
-        if isinstance(exc, (ConnectionError, TimeoutError)) or "connect" in str(exc).lower():
+        # Anything else of these types is a bug, reported as 500.
+        if isinstance(exc, (ConnectionError, TimeoutError)) or _is_failed_temporal_connect(exc):
             log.warning("backing service unreachable: %s", exc)
             return problem(ErrorCode.TEMPORARILY_UNAVAILABLE, "the workflow service is unavailable")
         log.error("unhandled error", exc_info=exc)
@@ -149,3 +177,63 @@ def install(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error", exc_info=exc)
         return problem(ErrorCode.INTERNAL_ERROR, "unexpected error")
+
+
+# ---- the problem body in the OpenAPI document -----------------------------------------------
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="dotted camelCase path of the field, or `body`")
+    message: str
+    type: str = Field(description="kind of error, as pydantic names it (`missing`, `enum`...)")
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457): branch on `code`, show `message`, retry only if `canRetry`."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: ErrorCode
+    message: str
+    can_retry: bool = Field(alias="canRetry")
+    suggested_action: str = Field(alias="suggestedAction")
+    errors: list[FieldError] | None = Field(None, description="the fields that are wrong")
+    current_status: str | None = Field(
+        None, alias="currentStatus", description="the order's status, when it refused a change")
+    refund: str | None = Field(
+        None, description="`initiated` when an order refused after payment is refunded")
+
+
+_SCHEMAS = "#/components/schemas/"
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for these statuses, each an application/problem+json body."""
+    return {status: {"description": _TITLES.get(status, "Error"), "content": {
+        "application/problem+json": {"schema": {"$ref": _SCHEMAS + "Problem"}}}}
+        for status in statuses}
+
+
+# What any authenticated route may answer: no or a bad token, bad input, a bug, a backend down.
+PROBLEM_RESPONSES = problem_responses(401, 422, 500, 503)
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Put the Problem schema that problem_responses() refers to into the OpenAPI document
+    (FastAPI adds only models named as `model`, and files those under application/json)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schemas = generate().setdefault("components", {}).setdefault("schemas", {})
+            schema = Problem.model_json_schema(by_alias=True, mode="serialization",
+                                               ref_template=_SCHEMAS + "{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas["Problem"] = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -14,7 +14,6 @@ from pydantic import AwareDatetime
 
 from api.errors import ApiError
 from db.order_lists import OrderFilter
-from domain.errors import ErrorCode
 from domain.order import OrderStatus, PaymentMethod
 
 MAX_LIMIT = 100
@@ -43,9 +42,8 @@ class ListParams:
             assert data["f"] == self.fingerprint()
             return _decode_key(self.sort, data["k"])
         except Exception:  # noqa: BLE001 - any malformed or foreign cursor is the client's error
-            raise ApiError(ErrorCode.VALIDATION_ERROR, "the cursor does not belong to this list",
-                           errors=[{"field": "cursor", "message": "invalid cursor",
-                                    "type": "value_error"}]) from None
+            raise ApiError.invalid_field("cursor", "invalid cursor",
+                                         detail="the cursor does not belong to this list") from None
 
     def next_cursor(self, key: tuple | None) -> str | None:
         if key is None:
@@ -90,17 +88,15 @@ async def list_params(
             try:
                 statuses.append(OrderStatus(value.strip()).value)
             except ValueError:
-                raise ApiError(ErrorCode.VALIDATION_ERROR, f"unknown status {value!r}", errors=[
-                    {"field": "status", "message": f"unknown status {value!r}",
-                     "type": "enum"}]) from None
+                raise ApiError.invalid_field("status", f"unknown status {value!r}",
+                                             kind="enum") from None
     if (page - 1) * limit > MAX_OFFSET:
-        raise ApiError(ErrorCode.VALIDATION_ERROR,
-                       f"numbered pages reach {MAX_OFFSET} orders deep; use the cursor",
-                       errors=[{"field": "page", "message": "too deep: use cursor",
-                                "type": "value_error"}])
+        raise ApiError.invalid_field(
+            "page", "too deep: use cursor",
+            detail=f"numbered pages reach {MAX_OFFSET} orders deep; use the cursor")
     if cursor is not None and page != 1:
-        raise ApiError(ErrorCode.VALIDATION_ERROR, "use either page or cursor", errors=[
-            {"field": "cursor", "message": "cannot be combined with page", "type": "value_error"}])
+        raise ApiError.invalid_field("cursor", "cannot be combined with page",
+                                     detail="use either page or cursor")
     return ListParams(
         filter=OrderFilter(statuses=tuple(sorted(set(statuses))),
                            payment_method=paymentMethod.value if paymentMethod else None,

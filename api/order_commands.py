@@ -5,11 +5,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -21,7 +19,8 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal, Role
-from api.errors import ApiError
+from api.deps import OrderParties
+from api.errors import ApiError, field_error
 from domain.commands import (
     CreationRequest,
     OrderRequest,
@@ -30,7 +29,7 @@ from domain.commands import (
     StatusChangeRequest,
 )
 from domain.errors import ErrorCode
-from domain.order import ActorKind
+from domain.order import ActorKind, OrderStatus
 from oms.settings import Settings
 from workflows.order_workflow import OrderWorkflow
 from workflows.shared import order_id_for, workflow_id_for
@@ -104,28 +103,32 @@ async def _finished_order(client: Client, workflow_id: str) -> OrderSnapshot:
     return snapshot
 
 
-def actor_for(principal: Principal, parties: Row) -> ActorKind:
+def actor_for(principal: Principal, order: OrderParties) -> ActorKind:
     if principal.role is Role.SYSTEM:
         return ActorKind.SYSTEM
     if principal.role is Role.OPERATOR:
         return ActorKind.OPERATOR
-    if principal.user_id == parties.seller_id:
+    if principal.user_id == order.seller_id:
         return ActorKind.SELLER
     return ActorKind.BUYER
 
 
-async def change_status(client: Client, parties: Row, request: StatusChangeRequest,
-                        idempotency_key: str | None, rpc_timeout: timedelta) -> OrderSnapshot:
-    """Send the change to the order's workflow.
+async def change_status(client: Client, settings: Settings, user: Principal, order: OrderParties,
+                        *, idempotency_key: str | None, status: OrderStatus,
+                        **details: Any) -> OrderSnapshot:
+    """Send a status change made by `user` to the order's workflow: the one path of every
+    route that changes a status. `details` are the other StatusChangeRequest fields.
 
     With an idempotency key the update gets a stable id, and Temporal answers a retry of an
     update it has already applied with the first outcome instead of applying it again.
     """
-    handle = client.get_workflow_handle_for(OrderWorkflow.run, parties.workflow_id)
+    request = StatusChangeRequest(status=status, actor_kind=actor_for(user, order),
+                                  actor_id=user.user_id, **details)
+    handle = client.get_workflow_handle_for(OrderWorkflow.run, order.workflow_id)
     update_id = f"status:{request.actor_id}:{idempotency_key}" if idempotency_key else None
     try:
         return await handle.execute_update(OrderWorkflow.change_status, request, id=update_id,
-                                           rpc_timeout=rpc_timeout)
+                                           rpc_timeout=settings.temporal_rpc_timeout)
     except WorkflowUpdateFailedError as err:
         raise _from_update_failure(err) from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
@@ -134,8 +137,8 @@ async def change_status(client: Client, parties: Row, request: StatusChangeReque
         if err.status is RPCStatusCode.NOT_FOUND:
             # The workflow has closed: the order is in a final status and moves no more.
             raise ApiError(ErrorCode.INVALID_TRANSITION,
-                           f"the order is {parties.status} and can no longer change",
-                           currentStatus=parties.status) from None
+                           f"the order is {order.status} and can no longer change",
+                           currentStatus=order.status) from None
         raise
 
 
@@ -160,6 +163,6 @@ def _from_update_failure(err: WorkflowUpdateFailedError) -> ApiError:
     details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
     errors = None
     if details.get("field"):
-        errors = [{"field": details["field"], "message": cause.message, "type": "missing"}]
+        errors = [field_error(details["field"], cause.message, "missing")]
     return ApiError(_code(cause.type), cause.message, errors=errors,
                     currentStatus=details.get("currentStatus"), refund=details.get("refund"))

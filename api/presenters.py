@@ -50,6 +50,11 @@ def status_changed(snapshot: OrderSnapshot) -> dict[str, Any]:
     }
 
 
+def status_change_reply(snapshot: OrderSnapshot) -> dict[str, Any]:
+    """What every route that changes a status answers."""
+    return {"success": True, "order": status_changed(snapshot)}
+
+
 _PAYMENT_STATUS = {"escrow": {"confirmed": "locked"}}
 
 

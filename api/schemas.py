@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from domain import ids
 from domain.commands import OrderRequest, PaymentInfo, ShippingAddress
 from domain.money import CURRENCY_SCALE, MoneyError, check_scale, parse_amount
 from domain.order import OrderStatus, PaymentMethod
@@ -40,9 +41,10 @@ Amount = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "examples": ["200.00"],
                     "description": "exact decimal; a JSON number is accepted too"}),
 ]
-Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
-PaymentRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")]
-TxHash = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$")]
+Id = Annotated[str, StringConstraints(pattern=ids.REFERENCE_ID_PATTERN)]
+PaymentRef = Annotated[str, StringConstraints(pattern=ids.PAYMENT_REFERENCE_PATTERN)]
+TxHash = Annotated[str, StringConstraints(pattern=ids.TRANSACTION_HASH_PATTERN)]
+TrackingNumber = Annotated[str, StringConstraints(pattern=ids.TRACKING_NUMBER_PATTERN)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Currency = Literal[tuple(CURRENCY_SCALE)]  # type: ignore[valid-type]
@@ -177,9 +179,7 @@ class StatusChangeIn(ApiModel):
     }]})
 
     status: OrderStatus
-    tracking_number: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{4,40}$")] | None = (
-        None
-    )
+    tracking_number: TrackingNumber | None = None
     carrier: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                               max_length=50)] | None = None
     notes: LongText | None = None

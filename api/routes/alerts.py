@@ -8,12 +8,14 @@ from fastapi import APIRouter, Query
 
 from api import presenters
 from api.deps import CurrentUser, DbDep
+from api.errors import PROBLEM_RESPONSES
+from api.responses import Alerts
 from db import queries
 
-router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+router = APIRouter(prefix="/api/alerts", tags=["alerts"], responses=PROBLEM_RESPONSES)
 
 
-@router.get("")
+@router.get("", operation_id="listAlerts", response_model=Alerts)
 async def list_alerts(
     user: CurrentUser,
     db: DbDep,

@@ -9,11 +9,16 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from api.deps import DbDep, TemporalDep
+from api.errors import problem_responses
+from api.responses import Health
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get("/health", operation_id="getHealth", response_model=Health, responses={
+    # Not a problem: the same report, saying which dependency is down.
+    503: {"model": Health, "description": "Degraded: the database or Temporal is unavailable"},
+    **problem_responses(500)})
 async def health(db: DbDep, client: TemporalDep) -> JSONResponse:
     """200 when the database and Temporal both answer within two seconds, else 503."""
     database, temporal = await asyncio.gather(_database_ok(db), _temporal_ok(client))

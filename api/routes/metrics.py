@@ -11,7 +11,7 @@ from api.deps import DbDep, SettingsDep
 router = APIRouter(tags=["health"])
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", operation_id="getMetrics", include_in_schema=False)
 async def prometheus(db: DbDep, settings: SettingsDep) -> Response:
     body, content_type = await metrics.render(db, settings)
     return Response(body, media_type=content_type)

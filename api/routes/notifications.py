@@ -5,18 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from api import presenters
 from api.deps import CurrentUser, DbDep
-from api.errors import ApiError
+from api.errors import PROBLEM_RESPONSES, ApiError, problem_responses
+from api.params import NotificationIdPath
+from api.responses import NotificationRead, Notifications
 from db import queries
 from domain.errors import ErrorCode
 
-router = APIRouter(prefix="/api/notifications", tags=["notifications"])
+router = APIRouter(prefix="/api/notifications", tags=["notifications"],
+                   responses=PROBLEM_RESPONSES)
 
 
-@router.get("")
+@router.get("", operation_id="listNotifications", response_model=Notifications)
 async def list_notifications(
     user: CurrentUser,
     db: DbDep,
@@ -34,9 +37,10 @@ async def list_notifications(
             "pagination": {"page": page, "limit": limit}}
 
 
-@router.post("/{notification_id}/read")
-async def mark_read(notification_id: Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")],
-                    user: CurrentUser, db: DbDep) -> dict[str, Any]:
+@router.post("/{notification_id}/read", operation_id="markNotificationRead",
+             response_model=NotificationRead, responses=problem_responses(404))
+async def mark_read(notification_id: NotificationIdPath, user: CurrentUser,
+                    db: DbDep) -> dict[str, Any]:
     """Mark one of the caller's notifications read (again: no change)."""
     async with db.transaction() as conn:
         found = await queries.mark_notification_read(conn, user.user_id, notification_id,

@@ -8,67 +8,57 @@ from typing import Any
 from fastapi import APIRouter
 
 from api import order_commands, presenters
-from api.deps import CurrentUser, DbDep, SettingsDep, TemporalDep
-from api.errors import ApiError
-from api.routes.orders import IdempotencyKey, OrderId, visible_order
+from api.deps import CurrentUser, SettingsDep, TemporalDep, VisibleOrder
+from api.errors import PROBLEM_RESPONSES, ApiError, problem_responses
+from api.params import IdempotencyKey
+from api.responses import StatusChanged
 from api.schemas import CancelIn, DisputeIn, ResolveDisputeIn
 from api.strict_json import StrictJSONRoute
-from domain.commands import StatusChangeRequest
-from domain.errors import ErrorCode
 from domain.events import DISPUTE_OUTCOMES
 from domain.money import MoneyError, check_scale
 from domain.order import OrderStatus
 
-router = APIRouter(prefix="/api/orders", tags=["orders"], route_class=StrictJSONRoute)
+router = APIRouter(prefix="/api/orders", tags=["orders"], route_class=StrictJSONRoute,
+                   responses={**PROBLEM_RESPONSES, **problem_responses(403, 404, 409, 413)})
 
 
-@router.post("/{order_id}/cancel")
-async def cancel_order(order_id: OrderId, body: CancelIn, user: CurrentUser, db: DbDep,
+@router.post("/{order_id}/cancel", operation_id="cancelOrder", response_model=StatusChanged)
+async def cancel_order(order: VisibleOrder, body: CancelIn, user: CurrentUser,
                        client: TemporalDep, settings: SettingsDep,
-                       idempotency_key: IdempotencyKey = None
-                       ) -> dict[str, Any]:
+                       idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Cancel with a reason code. A paid order is refunded and its stock restored."""
-    return await _change(db, client, settings, user, order_id, idempotency_key,
-                         status=OrderStatus.CANCELLED, reason=body.reason_code, notes=body.note)
+    snapshot = await order_commands.change_status(
+        client, settings, user, order, idempotency_key=idempotency_key,
+        status=OrderStatus.CANCELLED, reason=body.reason_code, notes=body.note)
+    return presenters.status_change_reply(snapshot)
 
 
-@router.post("/{order_id}/dispute")
-async def open_dispute(order_id: OrderId, body: DisputeIn, user: CurrentUser, db: DbDep,
+@router.post("/{order_id}/dispute", operation_id="openDispute", response_model=StatusChanged)
+async def open_dispute(order: VisibleOrder, body: DisputeIn, user: CurrentUser,
                        client: TemporalDep, settings: SettingsDep,
-                       idempotency_key: IdempotencyKey = None
-                       ) -> dict[str, Any]:
+                       idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """The buyer disputes an escrow order, or a delivered one within the dispute window."""
-    return await _change(db, client, settings, user, order_id, idempotency_key,
-                         status=OrderStatus.DISPUTED, reason="dispute_opened",
-                         notes=body.reason, evidence=body.evidence)
+    snapshot = await order_commands.change_status(
+        client, settings, user, order, idempotency_key=idempotency_key,
+        status=OrderStatus.DISPUTED, reason="dispute_opened", notes=body.reason,
+        evidence=body.evidence)
+    return presenters.status_change_reply(snapshot)
 
 
-@router.post("/{order_id}/dispute/resolve")
-async def resolve_dispute(order_id: OrderId, body: ResolveDisputeIn, user: CurrentUser,
-                          db: DbDep, client: TemporalDep, settings: SettingsDep,
-                       idempotency_key: IdempotencyKey = None
-                          ) -> dict[str, Any]:
+@router.post("/{order_id}/dispute/resolve", operation_id="resolveDispute",
+             response_model=StatusChanged)
+async def resolve_dispute(order: VisibleOrder, body: ResolveDisputeIn, user: CurrentUser,
+                          client: TemporalDep, settings: SettingsDep,
+                          idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """An operator settles a dispute: release to the seller, refund the buyer (in part or in
     full) or cancel. A note is required."""
-    parties = await visible_order(db, user, order_id)
     if body.amount is not None:
         try:
-            check_scale(body.amount, parties.currency)
+            check_scale(body.amount, order.currency)
         except MoneyError as err:
-            raise ApiError(ErrorCode.VALIDATION_ERROR, str(err),
-                           errors=[{"field": "amount", "message": str(err),
-                                    "type": "value_error"}]) from None
-    return await _change(db, client, settings, user, order_id, idempotency_key, parties=parties,
-                         status=DISPUTE_OUTCOMES[body.outcome], reason=f"dispute_{body.outcome}",
-                         notes=body.note, refund_amount=body.amount)
-
-
-async def _change(db, client, settings, user, order_id: str, idempotency_key: str | None, *,
-                  parties=None, **request: Any) -> dict[str, Any]:
-    """Send a status change made by `user` to the order's workflow and answer like PUT status."""
-    parties = parties or await visible_order(db, user, order_id)
-    change = StatusChangeRequest(actor_kind=order_commands.actor_for(user, parties),
-                                 actor_id=user.user_id, **request)
-    snapshot = await order_commands.change_status(client, parties, change, idempotency_key,
-                                                  settings.temporal_rpc_timeout)
-    return {"success": True, "order": presenters.status_changed(snapshot)}
+            raise ApiError.invalid_field("amount", str(err)) from None
+    snapshot = await order_commands.change_status(
+        client, settings, user, order, idempotency_key=idempotency_key,
+        status=DISPUTE_OUTCOMES[body.outcome], reason=f"dispute_{body.outcome}",
+        notes=body.note, refund_amount=body.amount)
+    return presenters.status_change_reply(snapshot)

@@ -12,47 +12,54 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
 from api import presenters
 from api.deps import CurrentUser, DbDep
-from api.errors import ApiError
+from api.errors import PROBLEM_RESPONSES, ApiError, problem_responses
 from api.list_params import ListParams, list_params, scoped
+from api.params import SellerIdQuery, UserIdPath
+from api.responses import OrderPage, SearchResults, StatsView
 from db import order_lists
 from db.order_stats import order_stats
 from domain.errors import ErrorCode
 
-router = APIRouter(prefix="/api/orders", tags=["order lists"])
+router = APIRouter(prefix="/api/orders", tags=["order lists"], responses=PROBLEM_RESPONSES)
 Params = Annotated[ListParams, Depends(list_params)]
-UserId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+# Lists answer with response_model_exclude_unset: a line shows the buyer, the seller or both,
+# as the view allows (see api.responses).
 
 
-@router.get("")
+@router.get("", operation_id="listOrders", response_model=OrderPage,
+            response_model_exclude_unset=True, responses=problem_responses(403))
 async def all_orders(params: Params, user: CurrentUser, db: DbDep) -> dict[str, Any]:
     """Every order, for operators: the same filters, sorts and pages as the other lists."""
     _require(user.is_staff)
     return await _page(db, params, view="operator")
 
 
-@router.get("/buyer/{buyer_id}")
-async def buyer_orders(buyer_id: UserId, params: Params, user: CurrentUser,
+@router.get("/buyer/{buyer_id}", operation_id="listBuyerOrders", response_model=OrderPage,
+            response_model_exclude_unset=True, responses=problem_responses(403))
+async def buyer_orders(buyer_id: UserIdPath, params: Params, user: CurrentUser,
                        db: DbDep) -> dict[str, Any]:
     """A buyer's orders, with the seller's name and store."""
     _require(user.is_staff or user.user_id == buyer_id)
     return await _page(db, scoped(params, buyer_id=buyer_id), view="buyer")
 
 
-@router.get("/seller/{seller_id}")
-async def seller_orders(seller_id: UserId, params: Params, user: CurrentUser,
+@router.get("/seller/{seller_id}", operation_id="listSellerOrders", response_model=OrderPage,
+            response_model_exclude_unset=True, responses=problem_responses(403))
+async def seller_orders(seller_id: UserIdPath, params: Params, user: CurrentUser,
                         db: DbDep) -> dict[str, Any]:
     """A seller's orders, with the buyer's name."""
     _require(user.is_staff or user.user_id == seller_id)
     return await _page(db, scoped(params, seller_id=seller_id), view="seller")
 
 
-@router.get("/search")
+@router.get("/search", operation_id="searchOrders", response_model=SearchResults,
+            response_model_exclude_unset=True)
 async def search(user: CurrentUser, db: DbDep,
                  q: Annotated[str, Query(min_length=1, max_length=200)],
                  limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
@@ -86,12 +93,13 @@ async def _page(db, params: ListParams, *, view: str) -> dict[str, Any]:
             "pagination": pagination}
 
 
-@router.get("/stats")
+@router.get("/stats", operation_id="getOrderStats", response_model=StatsView,
+            response_model_exclude_unset=True, responses=problem_responses(403))
 async def stats(
     user: CurrentUser, db: DbDep,
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
-    sellerId: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")] = None,  # noqa: N803
+    sellerId: SellerIdQuery = None,  # noqa: N803 - wire name
 ) -> dict[str, Any]:
     """A seller's own statistics, or the platform's (or any seller's) for operators, over
     orders created in [from, to) (default: the last 30 days)."""
@@ -102,9 +110,8 @@ async def stats(
     end = end or datetime.now(UTC)
     start = start or end - timedelta(days=30)
     if start >= end or end - start > timedelta(days=366):
-        raise ApiError(ErrorCode.VALIDATION_ERROR, "from must be before to, at most a year apart",
-                       errors=[{"field": "from", "message": "invalid range",
-                                "type": "value_error"}])
+        raise ApiError.invalid_field("from", "invalid range",
+                                     detail="from must be before to, at most a year apart")
     result = await order_stats(db, seller_id=sellerId, start=start, end=end)
     return {"stats": presenters.stats(result, start, end, seller_id=sellerId)}
 
@@ -114,8 +121,12 @@ CSV_COLUMNS = ["orderNumber", "id", "status", "createdAt", "buyerId", "buyerName
                "estimatedDelivery"]
 
 
-@router.get("/seller/{seller_id}/export.csv", response_class=StreamingResponse)
-async def export_csv(seller_id: UserId, params: Params, user: CurrentUser,
+@router.get("/seller/{seller_id}/export.csv", operation_id="exportSellerOrders",
+            response_class=StreamingResponse, responses={
+                200: {"description": "CSV, a header line first",
+                      "content": {"text/csv": {"schema": {"type": "string"}}}},
+                **problem_responses(403)})
+async def export_csv(seller_id: UserIdPath, params: Params, user: CurrentUser,
                      db: DbDep) -> StreamingResponse:
     """The seller's orders (same filters as the list) as CSV, streamed newest first."""
     _require(user.is_staff or user.user_id == seller_id)

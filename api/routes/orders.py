@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Path
-from sqlalchemy import Row
+from fastapi import APIRouter
 
 from api import order_commands, presenters
-from api.auth import Principal
-from api.deps import CurrentUser, DbDep, SettingsDep, TemporalDep
-from api.errors import ApiError
+from api.deps import CurrentUser, DbDep, SettingsDep, TemporalDep, VisibleOrder
+from api.errors import PROBLEM_RESPONSES, ApiError, problem_responses
+from api.params import IdempotencyKey
+from api.responses import History, OrderCreated, OrderView, StatusChanged, Timeline
 from api.schemas import CreateOrderIn, StatusChangeIn
 from api.strict_json import StrictJSONRoute
 from db import queries
-from db.engine import Database
-from domain.commands import StatusChangeRequest
 from domain.errors import ErrorCode
 
-router = APIRouter(prefix="/api/orders", tags=["orders"], route_class=StrictJSONRoute)
-
-OrderId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$", description="order id (UUID)")]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(alias="Idempotency-Key", pattern=r"^[A-Za-z0-9_.:-]{1,100}$",
-           description="a retry with the same key gets the first answer, not a 409"),
-]
+router = APIRouter(prefix="/api/orders", tags=["orders"], route_class=StrictJSONRoute,
+                   responses=PROBLEM_RESPONSES)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, operation_id="createOrder", response_model=OrderCreated,
+             responses=problem_responses(403, 409, 413))
 async def create_order(body: CreateOrderIn, user: CurrentUser, client: TemporalDep,
                        settings: SettingsDep) -> dict[str, Any]:
     """Create an order from a successful payment.
@@ -44,67 +37,45 @@ async def create_order(body: CreateOrderIn, user: CurrentUser, client: TemporalD
     return {"success": True, "order": presenters.created_order(snapshot)}
 
 
-@router.get("/{order_id}")
-async def get_order(order_id: OrderId, user: CurrentUser, db: DbDep) -> dict[str, Any]:
+@router.get("/{order_id}", operation_id="getOrder", response_model=OrderView,
+            response_model_exclude_unset=True, responses=problem_responses(404))
+async def get_order(order: VisibleOrder, db: DbDep) -> dict[str, Any]:
     """An order with its buyer, seller, items, payment, shipping and timeline."""
-    await visible_order(db, user, order_id)
     async with db.reader.connect() as conn:
-        order = await queries.order_with_people(conn, order_id)
-        items = await queries.order_items(conn, order_id)
-        events = await queries.timeline(conn, order_id)
-    assert order is not None
-    return {"order": presenters.order_details(order, items, events)}
+        details = await queries.order_with_people(conn, order.id)
+        items = await queries.order_items(conn, order.id)
+        events = await queries.timeline(conn, order.id)
+    assert details is not None
+    return {"order": presenters.order_details(details, items, events)}
 
 
-@router.put("/{order_id}/status")
-async def change_status(order_id: OrderId, body: StatusChangeIn, user: CurrentUser,
-                        db: DbDep, client: TemporalDep, settings: SettingsDep,
+@router.put("/{order_id}/status", operation_id="changeOrderStatus", response_model=StatusChanged,
+            responses=problem_responses(403, 404, 409, 413))
+async def change_status(order: VisibleOrder, body: StatusChangeIn, user: CurrentUser,
+                        client: TemporalDep, settings: SettingsDep,
                         idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Move an order to a new status, if the caller may and the status machine allows it."""
-    parties = await visible_order(db, user, order_id)
     snapshot = await order_commands.change_status(
-        client,
-        parties,
-        StatusChangeRequest(
-            status=body.status,
-            actor_kind=order_commands.actor_for(user, parties),
-            actor_id=user.user_id,
-            tracking_number=body.tracking_number,
-            carrier=body.carrier,
-            estimated_delivery=body.estimated_delivery,
-            notes=body.notes,
-            reason=body.reason,
-        ),
-        idempotency_key,
-        settings.temporal_rpc_timeout,
+        client, settings, user, order, idempotency_key=idempotency_key,
+        status=body.status, tracking_number=body.tracking_number, carrier=body.carrier,
+        estimated_delivery=body.estimated_delivery, notes=body.notes, reason=body.reason,
     )
-    return {"success": True, "order": presenters.status_changed(snapshot)}
+    return presenters.status_change_reply(snapshot)
 
 
-@router.get("/{order_id}/timeline")
-async def get_timeline(order_id: OrderId, user: CurrentUser, db: DbDep) -> dict[str, Any]:
+@router.get("/{order_id}/timeline", operation_id="getOrderTimeline", response_model=Timeline,
+            response_model_exclude_unset=True, responses=problem_responses(404))
+async def get_timeline(order: VisibleOrder, db: DbDep) -> dict[str, Any]:
     """The order's timeline, oldest first."""
-    await visible_order(db, user, order_id)
     async with db.reader.connect() as conn:
-        events = await queries.timeline(conn, order_id)
+        events = await queries.timeline(conn, order.id)
     return {"timeline": [presenters.timeline_entry(e) for e in events]}
 
 
-@router.get("/{order_id}/history")
-async def get_history(order_id: OrderId, user: CurrentUser, db: DbDep) -> dict[str, Any]:
+@router.get("/{order_id}/history", operation_id="getOrderHistory", response_model=History,
+            responses=problem_responses(404))
+async def get_history(order: VisibleOrder, db: DbDep) -> dict[str, Any]:
     """Every status change with who made it and why."""
-    await visible_order(db, user, order_id)
     async with db.reader.connect() as conn:
-        rows = await queries.history(conn, order_id)
+        rows = await queries.history(conn, order.id)
     return {"history": [presenters.history_entry(r) for r in rows]}
-
-
-async def visible_order(db: Database, user: Principal, order_id: str) -> Row:
-    """The order if the caller may see it; otherwise 404, never revealing that it exists."""
-    async with db.reader.connect() as conn:
-        parties = await queries.order_parties(conn, order_id)
-    if parties is None or not (
-        user.is_staff or user.user_id in (parties.buyer_id, parties.seller_id)
-    ):
-        raise ApiError(ErrorCode.NOT_FOUND, "no such order")
-    return parties

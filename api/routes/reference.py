@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from api import presenters
 from api.deps import CurrentUser, DbDep
-from api.errors import ApiError
+from api.errors import PROBLEM_RESPONSES, ApiError, problem_responses
+from api.params import ListingIdPath, UserIdPath
+from api.responses import ListingSaved, ListingView, UserSaved
 from api.schemas import ListingIn, UserIn
 from api.strict_json import StrictJSONRoute
 from db import reference_repo
 from domain.errors import ErrorCode
 
-router = APIRouter(prefix="/api", tags=["reference data"], route_class=StrictJSONRoute)
+router = APIRouter(prefix="/api", tags=["reference data"], route_class=StrictJSONRoute,
+                   responses=PROBLEM_RESPONSES)
 
-RefId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
-
-@router.put("/users/{user_id}")
-async def put_user(user_id: RefId, body: UserIn, user: CurrentUser, db: DbDep) -> dict[str, Any]:
+@router.put("/users/{user_id}", operation_id="putUser", response_model=UserSaved,
+            responses=problem_responses(403, 413))
+async def put_user(user_id: UserIdPath, body: UserIn, user: CurrentUser,
+                   db: DbDep) -> dict[str, Any]:
     """Create or update a user's name, email and store name (operators and systems)."""
     if not user.is_staff:
         raise ApiError(ErrorCode.FORBIDDEN, "only operators may change users")
@@ -31,8 +34,9 @@ async def put_user(user_id: RefId, body: UserIn, user: CurrentUser, db: DbDep) -
                                       "storeName": body.store_name}}
 
 
-@router.put("/listings/{listing_id}")
-async def put_listing(listing_id: RefId, body: ListingIn, user: CurrentUser,
+@router.put("/listings/{listing_id}", operation_id="putListing", response_model=ListingSaved,
+            responses=problem_responses(403, 413))
+async def put_listing(listing_id: ListingIdPath, body: ListingIn, user: CurrentUser,
                       db: DbDep) -> dict[str, Any]:
     """Create or update a listing (operators and systems, or the seller for its own)."""
     if not user.is_staff and user.user_id != body.seller_id:
@@ -50,8 +54,9 @@ async def put_listing(listing_id: RefId, body: ListingIn, user: CurrentUser,
     return {"success": True, "listing": presenters.listing(row)}
 
 
-@router.get("/listings/{listing_id}")
-async def get_listing(listing_id: RefId, user: CurrentUser, db: DbDep) -> dict[str, Any]:
+@router.get("/listings/{listing_id}", operation_id="getListing", response_model=ListingView,
+            responses=problem_responses(404))
+async def get_listing(listing_id: ListingIdPath, user: CurrentUser, db: DbDep) -> dict[str, Any]:
     """A listing with its current price and stock."""
     async with db.reader.connect() as conn:
         row = await reference_repo.get_listing(conn, listing_id)

@@ -73,6 +73,18 @@ async def test_nobody_sees_an_order_that_is_not_theirs(api, order):
     _problem(response, 404, "NOT_FOUND")
 
 
+@pytest.mark.parametrize(("action", "body"), [
+    ("cancel", {"reasonCode": "buyer_request"}),
+    ("dispute", {"reason": "never arrived"}),
+    ("dispute/resolve", {"outcome": "refund", "note": "refunded", "amount": "1.00"}),
+])
+async def test_nobody_acts_on_an_order_that_is_not_theirs(api, order, action, body):
+    order_id, _, _ = order
+    response = await api.post(f"/api/orders/{order_id}/{action}", json=body,
+                              headers=bearer(unique("stranger")))
+    _problem(response, 404, "NOT_FOUND")
+
+
 async def test_an_unknown_order_is_404_like_a_hidden_one(api):
     response = await api.get("/api/orders/00000000-0000-0000-0000-000000000000",
                              headers=bearer("ops", Role.OPERATOR))

@@ -1,0 +1,324 @@
+"""HTTP response models: the JSON each route answers, for the OpenAPI document and its check.
+
+The presenters build the bodies (amounts already strings, times already ISO 8601); these
+models describe them field for field, in the same order, so validating a body changes nothing.
+A few keys appear only in some views (a list line shows the buyer, the seller or both; a
+timeline entry its tracking number when it has one): routes with such keys answer with
+`response_model_exclude_unset=True`, which leaves out exactly the keys a presenter did not set.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic.alias_generators import to_camel
+
+Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time",
+                                           "examples": ["2026-01-31T12:00:00Z"]})]
+Day = Annotated[str, WithJsonSchema({"type": "string", "format": "date"})]
+Money = Annotated[str, WithJsonSchema({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$",
+                                       "description": "exact decimal at the currency's scale",
+                                       "examples": ["200.00"]})]
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+# ---- one order ----------------------------------------------------------------------------
+
+
+class CreatedOrder(Out):
+    id: str
+    order_number: str
+    status: str
+    total_amount: Money | None
+    currency: str
+    estimated_delivery: Day | None
+    created_at: Timestamp | None
+    tracking_url: str
+
+
+class OrderCreated(Out):
+    success: bool
+    order: CreatedOrder
+
+
+class ChangedOrder(Out):
+    id: str
+    order_number: str
+    status: str
+    previous_status: str | None
+    status_updated_at: Timestamp | None
+    tracking_number: str | None
+    carrier: str | None
+    estimated_delivery: Day | None
+
+
+class StatusChanged(Out):
+    success: bool
+    order: ChangedOrder
+
+
+class Buyer(Out):
+    id: str
+    name: str | None
+    email: str | None
+
+
+class Seller(Out):
+    id: str
+    name: str | None
+    store_name: str | None
+
+
+class OrderItem(Out):
+    id: str
+    listing_id: str
+    product_name: str
+    quantity: int
+    unit_price: Money | None
+    total_price: Money | None
+
+
+class Payment(Out):
+    method: str
+    status: str
+    transaction_hash: str | None
+    escrow_id: str | None
+    payment_intent_id: str | None
+    processing_fee: Money | None
+    gas_fee: str | None
+
+
+class Address(Out):
+    name: str
+    street: str
+    city: str
+    state: str | None
+    zip_code: str
+    country: str
+
+
+class Shipping(Out):
+    method: str
+    tracking_number: str | None
+    carrier: str | None
+    estimated_delivery: Day | None
+    delivered_at: Timestamp | None
+    address: Address
+
+
+class TimelineEntry(Out):
+    id: str
+    status: str | None
+    timestamp: Timestamp
+    description: str
+    source: str
+    tracking_number: str | None = None  # only when the event carries one
+    location: str | None = None  # only when the event has one
+    metadata: dict[str, Any] | None = None  # only in the timeline, not in the order
+
+
+class OrderDetails(Out):
+    id: str
+    order_number: str
+    status: str
+    status_updated_at: Timestamp | None
+    created_at: Timestamp | None
+    total_amount: Money | None
+    currency: str
+    buyer: Buyer
+    seller: Seller
+    items: list[OrderItem]
+    payment: Payment
+    shipping: Shipping
+    notes: str | None
+    special_instructions: str | None
+    timeline: list[TimelineEntry]
+
+
+class OrderView(Out):
+    order: OrderDetails
+
+
+class Timeline(Out):
+    timeline: list[TimelineEntry]
+
+
+class HistoryEntry(Out):
+    id: str
+    sequence: int
+    previous_status: str | None
+    new_status: str
+    changed_by: str
+    actor: str
+    reason: str | None
+    notes: str | None
+    metadata: dict[str, Any]
+    created_at: Timestamp | None
+
+
+class History(Out):
+    history: list[HistoryEntry]
+
+
+# ---- lists --------------------------------------------------------------------------------
+
+
+class ListBuyer(Out):
+    id: str
+    name: str | None
+
+
+class ListItem(Out):
+    """One line of a list; `buyer`, `seller` and their ids appear as the view allows."""
+
+    id: str
+    order_number: str
+    status: str
+    total_amount: Money | None
+    currency: str
+    payment_method: str
+    created_at: Timestamp | None
+    estimated_delivery: Day | None
+    tracking_number: str | None
+    buyer: ListBuyer | None = None
+    seller: Seller | None = None
+    buyer_id: str | None = None
+    seller_id: str | None = None
+
+
+class Pagination(Out):
+    page: int | None = Field(description="null when paging by cursor")
+    limit: int
+    total: int | None = Field(description="null when paging by cursor")
+    total_pages: int | None
+    next_cursor: str | None
+
+
+class OrderPage(Out):
+    orders: list[ListItem]
+    pagination: Pagination
+
+
+class SearchResults(Out):
+    orders: list[ListItem]
+
+
+class StatsScope(Out):
+    seller_id: str | None = None
+    platform: bool | None = None
+
+
+class PaymentMethodStats(Out):
+    orders: int
+    share: float | None
+    success_rate: float | None
+
+
+class Stats(Out):
+    scope: StatsScope
+    from_: Timestamp | None = Field(alias="from")
+    to: Timestamp | None
+    counts_by_status: dict[str, int]
+    orders_created: int
+    creation_rate_per_day: float
+    completion_rate: float | None
+    cancellation_rate: float | None
+    cancellations_by_status: dict[str, int]
+    average_order_value: dict[str, Money | None]
+    time_to_fulfilment_seconds: dict[str, float | None]
+    payment_methods: dict[str, PaymentMethodStats]
+
+
+class StatsView(Out):
+    stats: Stats
+
+
+# ---- reference data, alerts, notifications, health -----------------------------------------
+
+
+class User(Out):
+    id: str
+    name: str
+    email: str
+    store_name: str | None
+
+
+class UserSaved(Out):
+    success: bool
+    user: User
+
+
+class Listing(Out):
+    id: str
+    seller_id: str
+    title: str
+    description: str | None
+    unit_price: Money | None
+    currency: str
+    inventory: int
+    active: bool
+    updated_at: Timestamp | None
+
+
+class ListingSaved(Out):
+    success: bool
+    listing: Listing
+
+
+class ListingView(Out):
+    listing: Listing
+
+
+class PageNumber(Out):
+    page: int
+    limit: int
+
+
+class Alert(Out):
+    id: str
+    order_id: str
+    order_number: str
+    kind: str
+    order_status: str
+    message: str
+    raised_at: Timestamp | None
+
+
+class Alerts(Out):
+    alerts: list[Alert]
+    pagination: PageNumber
+
+
+class Notification(Out):
+    id: str
+    type: str
+    title: str
+    message: str
+    order_id: str | None
+    data: dict[str, Any]
+    read: bool
+    created_at: Timestamp | None
+
+
+class Notifications(Out):
+    notifications: list[Notification]
+    unread_count: int
+    pagination: PageNumber
+
+
+class NotificationRead(Out):
+    success: bool
+    unread_count: int
+
+
+Availability = Literal["ok", "unavailable"]
+
+
+class Health(Out):
+    status: Literal["ok", "degraded"]
+    database: Availability
+    temporal: Availability
