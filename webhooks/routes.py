@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from api.deps import DbDep, SettingsDep, TemporalDep
-from api.errors import ApiError
+from api.errors import ApiError, problem_responses
 from api.metrics import WEBHOOK_EVENTS
 from api.strict_json import loads_strict
 from webhooks import signature
@@ -19,7 +19,9 @@ from webhooks.ingest import ingest
 from webhooks.outcomes import Rejection
 from webhooks.schemas import EscrowEventIn, ShippingEventIn, WebhookReceipt
 
-router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
+# A bad signature is 401, a bad body 422, an unreachable Temporal 503 (the provider resends).
+router = APIRouter(prefix="/api/webhooks", tags=["webhooks"],
+                   responses=problem_responses(401, 413, 422, 500, 503))
 Model = TypeVar("Model", bound=BaseModel)
 
 
@@ -29,8 +31,6 @@ def _documented(model: type[BaseModel]) -> dict[str, Any]:
         "schema": model.model_json_schema(by_alias=True)}}}}
 
 
-# Error responses: the problem+json answers (401 signature, 422 body, 503 Temporal unavailable)
-# are declared here with `responses=`, from the mapping all routes share in api/errors.py.
 @router.post("/shipping", operation_id="receiveShippingWebhook", response_model=WebhookReceipt,
              openapi_extra=_documented(ShippingEventIn))
 async def shipping_webhook(request: Request, db: DbDep, client: TemporalDep,

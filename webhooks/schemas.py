@@ -24,10 +24,11 @@ from domain.events import (
     EventSource,
     ExternalEvent,
 )
+from domain.ids import ORDER_ID_PATTERN, TRACKING_NUMBER_PATTERN
 from webhooks.outcomes import InboxOutcome
 
 EventId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")]
-OrderRef = Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{36}$")]
+OrderRef = Annotated[str, StringConstraints(pattern=ORDER_ID_PATTERN)]
 Kind = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]{1,40}$")]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
@@ -41,7 +42,7 @@ class ShippingEventIn(WebhookModel):
     order_id: OrderRef
     status: Kind
     occurred_at: AwareDatetime
-    tracking_number: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{4,40}$")] | None = (
+    tracking_number: Annotated[str, StringConstraints(pattern=TRACKING_NUMBER_PATTERN)] | None = (
         None
     )
     carrier: Short | None = None
