@@ -124,7 +124,7 @@ def list_query(f: OrderFilter, *, sort: str, descending: bool, limit: int, offse
         return _base(OrderFilter()).where(*where).order_by(*order).limit(rows)
     # A deep offset page picks its ids from the index alone first and joins the rest for those
     # only: otherwise every skipped order is fetched, joined to its buyer and seller, and
-    # dropped (29 ms against 2 ms at offset 10,000 on 1M orders).
+    # dropped (BENCHMARKS.md, "Dashboards at 1,000,000 orders").
     page = (select(o.c.id).where(and_(True, *where)).order_by(*order)
             .limit(rows).offset(bindparam("skip", offset)).subquery("page"))
     return _base(OrderFilter()).join(page, page.c.id == o.c.id).order_by(*order)
