@@ -204,8 +204,9 @@ async def search_orders(db: Database, f: OrderFilter, q: str, *, limit: int) -> 
     matches a handful of orders (take them from the search index), a common word matches
     thousands (walk by date and stop at a page). Neither database's planner can tell which
     from the statistics it has. For the same reason the matching statements are planned for
-    their words every time, never prepared: PostgreSQL's generic plan for them took 200 ms
-    for a word in 25,000 orders where the plan for that word took 29 ms (BENCHMARKS.md)."""
+    their words every time, never prepared: PostgreSQL's generic plan for them, not knowing
+    the word, was several times slower than the plan for it (BENCHMARKS.md, "The read path
+    rebuilt")."""
     dialect = db.reader.dialect.name
     terms = search_terms(q)
     if not terms:
