@@ -8,6 +8,7 @@ import logging
 import py_compile
 import signal
 from datetime import timedelta
+from pathlib import Path
 
 import prometheus_client
 from temporalio.client import Client
@@ -20,27 +21,23 @@ from activities.projection import ProjectionActivities
 from db.engine import Database, create_database
 from oms.settings import Settings, get_settings
 from oms.temporal import connect, ensure_search_attributes
-from workflows import order_workflow, shared
 from workflows.order_workflow import OrderWorkflow
 
 log = logging.getLogger("oms.worker")
 
 
 def ensure_workflow_bytecode() -> None:
-    """Write the bytecode of the workflow modules if it is missing or stale.
+    """Write the bytecode of the workflow package's modules if it is missing or stale.
 
     The sandbox imports a workflow's module afresh for every workflow it loads into the cache,
-    which for a weeks-old order is most events. Without bytecode on disk (an editable install
-    under PYTHONDONTWRITEBYTECODE, say) every one of those imports compiles the source: a
-    quarter of the worker's CPU under a webhook burst (BENCHMARKS.md). Installed packages
-    have their bytecode already; a directory we may not write to is left as it is.
+    which for a weeks-old order is most events; without bytecode on disk (an editable install
+    under PYTHONDONTWRITEBYTECODE, as in development) every such import compiles the source
+    (BENCHMARKS.md, "Worker start-up machinery"). Installed packages have their bytecode
+    already; a directory we may not write to is left as it is.
     """
-    for module in (workflows, order_workflow, shared):
-        source = module.__file__
-        if source is None:
-            continue
+    for source in sorted(Path(workflows.__file__).parent.glob("*.py")):
         try:
-            py_compile.compile(source, cfile=importlib.util.cache_from_source(source),
+            py_compile.compile(str(source), cfile=importlib.util.cache_from_source(str(source)),
                                doraise=True,
                                invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
         except (OSError, py_compile.PyCompileError) as err:

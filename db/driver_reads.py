@@ -1,15 +1,15 @@
 """The hottest dashboard reads, compiled once per shape and, on PostgreSQL, run on the driver.
 
-A seller's first page is an index scan of about half a millisecond. Running it through
-SQLAlchemy's `execute` added about 0.4 ms of Python per call (building the statement, its
-cache key, the execution context and the result rows) and the pool's pre-ping a round trip of
-0.15 ms: the app took twice to three times what the query took (BENCHMARKS.md). So these
-statements are still written with SQLAlchemy Core, with named parameters, but built and
-compiled once per shape (which filters are set, the sort, cursor or offset). On PostgreSQL they
-run on psycopg's own cursor, which prepares them after a few runs, on a connection from
-psycopg's pool (SQLAlchemy's async pool took another 0.1 ms to hand one out); on SQLite
-through SQLAlchemy as usual, from the cached statement. Each call takes a connection of its
-own: these are single-statement reads in autocommit, with nothing to share.
+A seller's first page is an index scan well under a millisecond, and SQLAlchemy's `execute`
+(building the statement, its cache key, the execution context and the result rows), its async
+pool's checkout and a pre-ping each added a share of that again: the app took two to three
+times what the query took (BENCHMARKS.md, "The read path rebuilt"). So these statements are
+still written with SQLAlchemy Core, with named parameters, but built and compiled once per shape
+(which filters are set, the sort, cursor or offset). On PostgreSQL they run on psycopg's own
+cursor, which prepares them after a few runs, on a connection from psycopg's pool
+(`Database.driver_pool`); on SQLite through SQLAlchemy as usual, from the cached statement.
+Each call takes a connection of its own: these are single-statement reads in autocommit, with
+nothing to share.
 
 Skipping SQLAlchemy's result processing is safe for these statements: PostgreSQL returns
 NUMERIC as Decimal, and the engine's sessions run in UTC (`db.engine`), so timestamps come back

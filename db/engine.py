@@ -24,7 +24,8 @@ class Database:
     # turned contention into latency (see BENCHMARKS.md). None on PostgreSQL.
     write_lock: asyncio.Lock | None = None
     # PostgreSQL: connections for the hottest reads (db.driver_reads), straight from psycopg's
-    # pool, which hands one out in about 10 us where SQLAlchemy's async pool takes about 100.
+    # pool, which hands one out in a tenth of the time SQLAlchemy's async pool takes
+    # (BENCHMARKS.md, "Performance machinery").
     driver_pool: AsyncConnectionPool | None = None
 
     @contextlib.asynccontextmanager
@@ -59,10 +60,10 @@ def create_database(url: str, *, echo: bool = False) -> Database:
     # Reads have a pool of their own, in autocommit: under READ COMMITTED each statement has
     # its own snapshot anyway, and without BEGIN/ROLLBACK a dashboard read is one round trip
     # and keeps psycopg's prepared statements. No pre-ping either (another round trip, a
-    # quarter of a first page): a read on a connection the server closed is run again on a
+    # large share of a first page): a read on a connection the server closed is run again on a
     # new one (db.driver_reads), or fails once with 503; the pool replaces old connections.
     # Last in, first out: when few reads run at once they reuse the connection whose server
-    # process has just run, instead of waking idle ones in turn (0.1 ms a read on this VM).
+    # process has just run, instead of waking idle ones in turn (BENCHMARKS.md).
     reader = create_async_engine(url, echo=echo, pool_size=5, max_overflow=10,
                                  isolation_level="AUTOCOMMIT", pool_recycle=1800,
                                  pool_use_lifo=True, connect_args=utc)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     Select,
     and_,
+    any_,
     bindparam,
     func,
     literal_column,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     text,
     tuple_,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -124,7 +126,7 @@ def list_query(f: OrderFilter, *, sort: str, descending: bool, limit: int, offse
         return _base(OrderFilter()).where(*where).order_by(*order).limit(rows)
     # A deep offset page picks its ids from the index alone first and joins the rest for those
     # only: otherwise every skipped order is fetched, joined to its buyer and seller, and
-    # dropped (29 ms against 2 ms at offset 10,000 on 1M orders).
+    # dropped (BENCHMARKS.md, "Dashboards at 1,000,000 orders").
     page = (select(o.c.id).where(and_(True, *where)).order_by(*order)
             .limit(rows).offset(bindparam("skip", offset)).subquery("page"))
     return _base(OrderFilter()).join(page, page.c.id == o.c.id).order_by(*order)
@@ -202,8 +204,9 @@ async def search_orders(db: Database, f: OrderFilter, q: str, *, limit: int) -> 
     matches a handful of orders (take them from the search index), a common word matches
     thousands (walk by date and stop at a page). Neither database's planner can tell which
     from the statistics it has. For the same reason the matching statements are planned for
-    their words every time, never prepared: PostgreSQL's generic plan for them took 200 ms
-    for a word in 25,000 orders where the plan for that word took 29 ms (BENCHMARKS.md)."""
+    their words every time, never prepared: PostgreSQL's generic plan for them, not knowing
+    the word, was several times slower than the plan for it (BENCHMARKS.md, "The read path
+    rebuilt")."""
     dialect = db.reader.dialect.name
     terms = search_terms(q)
     if not terms:
@@ -214,16 +217,27 @@ async def search_orders(db: Database, f: OrderFilter, q: str, *, limit: int) -> 
                                                                    cap=SEARCH_CAP),
         {**params, "cap": SEARCH_CAP + 1}, prepare=False)
     ids = [row.id for row in found]
+    if not ids:
+        return []
     if len(ids) <= SEARCH_CAP:
-        query = (_base(OrderFilter()).where(o.c.id.in_(ids))
-                 .order_by(o.c.created_at.desc(), o.c.id.desc()).limit(limit))
-        async with db.reader.connect() as conn:
-            return list((await conn.execute(query)).all())
+        # The found orders' rows on the same path: through SQLAlchemy's execute and pool this
+        # step cost several times the statement (BENCHMARKS.md, "Search by order number").
+        return await driver_reads.fetch_all(
+            db, ("search-rows", dialect), lambda: _found_rows(dialect),
+            {"ids": ids, "rows": limit}, prepare=False)
     return await driver_reads.fetch_all(
         db, ("search-walk", dialect, f.shape()),
         lambda: (_base(f).where(_match(dialect, terms))
                  .order_by(o.c.created_at.desc(), o.c.id.desc()).limit(bindparam("rows"))),
         {**params, "rows": limit}, prepare=False)
+
+
+def _found_rows(dialect: str) -> Select:
+    """The newest `rows` of the orders whose ids are `ids`, a list of any length."""
+    ids = (o.c.id == any_(bindparam("ids", type_=ARRAY(o.c.id.type)))
+           if dialect == "postgresql" else o.c.id.in_(bindparam("ids", expanding=True)))
+    return (_base(OrderFilter()).where(ids)
+            .order_by(o.c.created_at.desc(), o.c.id.desc()).limit(bindparam("rows")))
 
 
 def match_query(dialect: str, f: OrderFilter, q: str, *, cap: int) -> Select | None:

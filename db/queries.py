@@ -1,4 +1,7 @@
-"""Reads of the order read model for the API. Nothing here writes."""
+"""Reads for the API's order, notification and alert routes, and one write:
+`mark_notification_read`, a user marking their own notification read (the route runs it inside
+`Database.transaction()`). The orders themselves are written only by the workflow's projection
+(`db.orders_repo`)."""
 
 from __future__ import annotations
 
@@ -87,6 +90,19 @@ async def unread_notifications(conn: AsyncConnection, user_id: str) -> int:
         n.c.user_id == user_id, n.c.read_at.is_(None)))).scalar_one()
 
 
+async def alerts_page(conn: AsyncConnection, *, seller_id: str | None, kind: str | None,
+                      limit: int, offset: int) -> list[Row]:
+    """Newest first; only one seller's when `seller_id` is given."""
+    query = select(t.alerts).order_by(t.alerts.c.raised_at.desc(), t.alerts.c.id)
+    if seller_id is not None:
+        query = query.where(t.alerts.c.seller_id == seller_id)
+    if kind is not None:
+        query = query.where(t.alerts.c.kind == kind)
+    return list((await conn.execute(query.limit(limit).offset(offset))).all())
+
+
+# The one write: a user's own read mark.
+
 async def mark_notification_read(conn: AsyncConnection, user_id: str, notification_id: str,
                                  at: datetime) -> bool:
     """True if the notification is the user's (read now, or already)."""
@@ -98,14 +114,3 @@ async def mark_notification_read(conn: AsyncConnection, user_id: str, notificati
     if mine.read_at is None:
         await conn.execute(update(n).where(n.c.id == notification_id).values(read_at=at))
     return True
-
-
-async def alerts_page(conn: AsyncConnection, *, seller_id: str | None, kind: str | None,
-                      limit: int, offset: int) -> list[Row]:
-    """Newest first; only one seller's when `seller_id` is given."""
-    query = select(t.alerts).order_by(t.alerts.c.raised_at.desc(), t.alerts.c.id)
-    if seller_id is not None:
-        query = query.where(t.alerts.c.seller_id == seller_id)
-    if kind is not None:
-        query = query.where(t.alerts.c.kind == kind)
-    return list((await conn.execute(query.limit(limit).offset(offset))).all())
