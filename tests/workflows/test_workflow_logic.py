@@ -25,6 +25,7 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.commands import (
@@ -37,6 +38,7 @@ from domain.commands import (
 )
 from domain.events import EventSource, ExternalEvent
 from domain.order import ActorKind, OrderStatus, PaymentMethod
+from tests.conftest import time_skipping_server
 from tests.factories import order_request, unique
 from tests.polling import eventually
 from tests.workflows.fakes import FakeOrderActivities
@@ -127,15 +129,36 @@ class Orders:
         return order
 
 
-@pytest.fixture
-async def orders(time_skipping_env) -> AsyncIterator[Orders]:
+@contextlib.asynccontextmanager
+async def orders_on(env: WorkflowEnvironment) -> AsyncIterator[Orders]:
     async with contextlib.AsyncExitStack() as stack:
-        made = Orders(time_skipping_env.client, stack)
+        made = Orders(env.client, stack)
         yield made
-        # The server's clock is shared: nothing of this test may wait on it afterwards.
-        for order in made.started:
+        for order in made.started:  # nothing of this test runs on into the next
             with contextlib.suppress(RPCError):
                 await order.handle.terminate("test over")
+
+
+@pytest.fixture
+async def orders(time_skipping_env) -> AsyncIterator[Orders]:
+    """Orders on the module's server, for tests that do not move its clock."""
+    async with orders_on(time_skipping_env) as made:
+        yield made
+
+
+@pytest.fixture
+async def clock() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of the test's own. The server skips time only while no task
+    or query is open on it anywhere, and an earlier test's workflows can leave one open."""
+    async with time_skipping_server() as env:
+        yield env
+
+
+@pytest.fixture
+async def timed_orders(clock) -> AsyncIterator[Orders]:
+    """Orders on the test's own server, whose clock the test moves."""
+    async with orders_on(clock) as made:
+        yield made
 
 
 def scan(event_id: str, kind: str, **kw) -> ExternalEvent:
@@ -365,11 +388,11 @@ async def test_an_escrow_release_by_the_contract_completes_without_a_gateway_cal
 # ---- time ----------------------------------------------------------------------------------
 
 
-async def test_an_unconfirmed_payment_fails_after_the_payment_timeout(orders, time_skipping_env):
-    order = await orders.start(PaymentMethod.CRYPTO, final=False)
-    await time_skipping_env.sleep(timedelta(minutes=59))
+async def test_an_unconfirmed_payment_fails_after_the_payment_timeout(timed_orders, clock):
+    order = await timed_orders.start(PaymentMethod.CRYPTO, final=False)
+    await clock.sleep(timedelta(minutes=59))
     assert await order.status_is(S.PAYMENT_PENDING)
-    await time_skipping_env.sleep(timedelta(minutes=2))
+    await clock.sleep(timedelta(minutes=2))
     assert (await order.handle.result()).status is S.FAILED
     assert order.fakes.money_and_stock() == ["restore_inventory"]
     [failed] = order.fakes.inputs("record_status_change")
@@ -377,11 +400,11 @@ async def test_an_unconfirmed_payment_fails_after_the_payment_timeout(orders, ti
 
 
 async def test_a_seller_who_never_confirms_gets_the_order_cancelled_and_refunded(
-        orders, time_skipping_env):
-    order = await orders.start(PaymentMethod.ESCROW)
-    await time_skipping_env.sleep(71 * HOUR)
+        timed_orders, clock):
+    order = await timed_orders.start(PaymentMethod.ESCROW)
+    await clock.sleep(71 * HOUR)
     assert await order.status_is(S.ESCROW_LOCKED)
-    await time_skipping_env.sleep(2 * HOUR)
+    await clock.sleep(2 * HOUR)
     assert (await order.handle.result()).status is S.CANCELLED
     assert order.fakes.money_and_stock() == ["refund_payment", "restore_inventory"]
     [cancel] = order.fakes.inputs("record_status_change")
@@ -389,12 +412,12 @@ async def test_a_seller_who_never_confirms_gets_the_order_cancelled_and_refunded
 
 
 async def test_a_delivered_order_completes_itself_after_the_dispute_window(
-        orders, time_skipping_env):
-    order = await orders.start(PaymentMethod.ESCROW)
+        timed_orders, clock):
+    order = await timed_orders.start(PaymentMethod.ESCROW)
     await order.move(*TO_SHIPPED, S.DELIVERED)
-    await time_skipping_env.sleep(7 * DAY - HOUR)
+    await clock.sleep(7 * DAY - HOUR)
     assert await order.status_is(S.DELIVERED)
-    await time_skipping_env.sleep(2 * HOUR)
+    await clock.sleep(2 * HOUR)
     assert (await order.handle.result()).status is S.COMPLETED
     assert order.fakes.money_and_stock() == ["release_escrow"]
     done = order.fakes.inputs("record_status_change")[-1]
@@ -403,24 +426,24 @@ async def test_a_delivered_order_completes_itself_after_the_dispute_window(
 
 
 async def test_a_stuck_order_alerts_the_seller_and_again_each_day_until_it_moves(
-        orders, time_skipping_env):
-    order = await orders.start()
+        timed_orders, clock):
+    order = await timed_orders.start()
     await order.move(S.ORDER_CONFIRMED, S.PROCESSING)
-    await time_skipping_env.sleep(47 * HOUR)
+    await clock.sleep(47 * HOUR)
     assert order.fakes.inputs("raise_alert") == []
-    await time_skipping_env.sleep(2 * HOUR)
+    await clock.sleep(2 * HOUR)
     [first] = await eventually(lambda: order.fakes.inputs("raise_alert"))
     assert (first.kind, first.status, first.notify) == (
         "stuck_order", S.PROCESSING, [order.request.seller_id])
-    await time_skipping_env.sleep(24 * HOUR)
+    await clock.sleep(24 * HOUR)
     alerts = await eventually(lambda: at_least(2, order.fakes.inputs("raise_alert")))
     assert [a.kind for a in alerts] == ["stuck_order", "stuck_order"]
     assert alerts[0].alert_id != alerts[1].alert_id
     # Progress starts a new clock: the next alert is 48 hours after it, not a day.
     await order.move(S.READY_TO_SHIP)
-    await time_skipping_env.sleep(47 * HOUR)
+    await clock.sleep(47 * HOUR)
     assert len(order.fakes.inputs("raise_alert")) == 2
-    await time_skipping_env.sleep(2 * HOUR)
+    await clock.sleep(2 * HOUR)
     alerts = await eventually(lambda: at_least(3, order.fakes.inputs("raise_alert")))
     assert (alerts[2].kind, alerts[2].status) == ("stuck_order", S.READY_TO_SHIP)
 
