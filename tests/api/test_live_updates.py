@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import uvicorn
 import websockets
+from sqlalchemy import func, select
 from websockets.exceptions import ConnectionClosed
 
 from api.auth import Role, mint_token
 from api.main import create_app
 from db import orders_repo
+from db import tables as t
 from db.engine import create_database
 from domain.commands import StatusChangeRecord
 from domain.order import ActorKind, OrderStatus
@@ -22,6 +24,7 @@ from tests.api.test_webhooks import new_order
 from tests.conftest import JWT_SECRET, bearer
 from tests.factories import seed_listing, unique
 from tests.integration.test_order_lists import make_order
+from tests.polling import eventually
 
 pytestmark = pytest.mark.usefixtures("stack_worker")
 
@@ -32,8 +35,7 @@ async def serve(settings):
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
+    await eventually(lambda: server.started, interval=0.02)
 
     async def stop():
         server.should_exit = True
@@ -54,6 +56,17 @@ def token(sub, role=Role.USER, ttl=timedelta(hours=1)):
     return mint_token(JWT_SECRET, sub, role, ttl=ttl)
 
 
+async def outbox_end(db) -> int:
+    """The last sequence in the outbox of live updates.
+
+    A client that connects with ?since=<it> gets every later update, replayed or live, so a
+    change made the moment it has connected is not lost to the server's subscribing it.
+    """
+    async with db.reader.connect() as conn:
+        return (await conn.execute(select(func.coalesce(func.max(t.order_updates.c.seq), 0))
+                                   )).scalar_one()
+
+
 async def next_update(ws, order_id, timeout=10.0, status=None):
     """The next update of `order_id` (optionally: the next one to `status`)."""
     async with asyncio.timeout(timeout):
@@ -65,10 +78,10 @@ async def next_update(ws, order_id, timeout=10.0, status=None):
 
 async def test_the_buyer_and_the_seller_see_each_change_live(api, session_db, ws_url):
     order_id, buyer, seller, _ = await new_order(api, session_db)
-    async with websockets.connect(f"{ws_url}?token={token(buyer)}") as b_ws, \
-            websockets.connect(f"{ws_url}?token={token(seller)}") as s_ws, \
+    since = await outbox_end(session_db)
+    async with websockets.connect(f"{ws_url}?token={token(buyer)}&since={since}") as b_ws, \
+            websockets.connect(f"{ws_url}?token={token(seller)}&since={since}") as s_ws, \
             websockets.connect(f"{ws_url}?token={token(unique('stranger'))}") as x_ws:
-        await asyncio.sleep(0.2)
         await api.put(f"/api/orders/{order_id}/status", json={"status": "order_confirmed"},
                       headers=bearer(seller))
         for ws in (b_ws, s_ws):
@@ -83,8 +96,8 @@ async def test_the_buyer_and_the_seller_see_each_change_live(api, session_db, ws
 
 async def test_a_reconnecting_client_gets_what_it_missed(api, session_db, ws_url):
     order_id, buyer, seller, _ = await new_order(api, session_db)
-    async with websockets.connect(f"{ws_url}?token={token(buyer)}") as ws:
-        await asyncio.sleep(0.2)
+    since = await outbox_end(session_db)
+    async with websockets.connect(f"{ws_url}?token={token(buyer)}&since={since}") as ws:
         await api.put(f"/api/orders/{order_id}/status", json={"status": "order_confirmed"},
                       headers=bearer(seller))
         seen = (await next_update(ws, order_id, status="order_confirmed"))["sequence"]
@@ -99,11 +112,11 @@ async def test_a_reconnecting_client_gets_what_it_missed(api, session_db, ws_url
 
 async def test_operators_may_watch_every_order_and_users_may_not(api, session_db, ws_url):
     order_id, _, seller, _ = await new_order(api, session_db)
-    async with websockets.connect(f"{ws_url}?all=true",
+    since = await outbox_end(session_db)
+    async with websockets.connect(f"{ws_url}?all=true&since={since}",
                                   additional_headers={"Authorization":
                                                       f"Bearer {token('ops', Role.OPERATOR)}"}
                                   ) as ops_ws:
-        await asyncio.sleep(0.2)
         await api.put(f"/api/orders/{order_id}/status", json={"status": "order_confirmed"},
                       headers=bearer(seller))
         assert await next_update(ops_ws, order_id, status="order_confirmed")
@@ -135,9 +148,13 @@ async def test_several_api_processes_on_postgresql_each_fan_out(postgres_url, se
         listing = await seed_listing(db, seller_id=seller)
         order_id, number = await make_order(db, seller=seller, buyer="pg-buyer",
                                             listing=listing, at=datetime.now(UTC))
-        async with websockets.connect(f"{url_a}?token={token(seller)}") as a, \
-                websockets.connect(f"{url_b}?token={token('pg-buyer')}") as b:
-            await asyncio.sleep(0.3)
+        # ?since closes the gap between connecting and being subscribed. The replay it asks for
+        # is read as the client connects, ahead of the change below (which first opens a
+        # connection of its own), so the change comes the live way: by NOTIFY, or by the
+        # hub's catch-up once its LISTEN is in place.
+        since = await outbox_end(db)
+        async with websockets.connect(f"{url_a}?token={token(seller)}&since={since}") as a, \
+                websockets.connect(f"{url_b}?token={token('pg-buyer')}&since={since}") as b:
             async with db.transaction() as conn:
                 await orders_repo.record_status_change(conn, StatusChangeRecord(
                     order_id=order_id, order_number=number, sequence=1,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -19,6 +18,7 @@ from tests.api.test_webhooks import new_order, post_signed
 from tests.conftest import JWT_SECRET, bearer
 from tests.factories import seed_listing, unique
 from tests.integration.test_order_lists import make_order, move
+from tests.polling import eventually
 
 pytestmark = pytest.mark.usefixtures("stack_worker")
 
@@ -90,10 +90,12 @@ async def test_the_sdk_serves_its_own_metrics_on_a_port_of_its_own(temporal_addr
     client = await connect(temporal_address, metrics_port=port)
     await client.count_workflows()
     async with httpx.AsyncClient() as http:
-        for _ in range(50):
+
+        async def metrics_page():
             try:
-                page = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
-                break
-            except httpx.TransportError:
-                await asyncio.sleep(0.1)
+                return (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+            except httpx.TransportError as err:
+                raise AssertionError(f"nothing serves port {port} yet") from err
+
+        page = await eventually(metrics_page, interval=0.1)
     assert "temporal_request" in page

@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from api.auth import Role
 from db import tables as t
-from tests.api.test_webhooks import new_order, order_state, ready_to_ship, until
+from tests.api.test_webhooks import new_order, order_state, ready_to_ship
 from tests.conftest import bearer
+from tests.polling import eventually
 
 pytestmark = pytest.mark.usefixtures("stack_worker")
 OPS = bearer("ops1", Role.OPERATOR)
@@ -32,7 +33,7 @@ async def stock(api, listing_id):
 async def ledger_is(session_db, order_id, expected):
     async def check():
         return await ledger(session_db, order_id) == expected
-    return await until(check)
+    return await eventually(check)
 
 
 async def test_a_buyer_cancels_a_paid_order_refund_and_stock_follow(api, session_db):
@@ -47,7 +48,7 @@ async def test_a_buyer_cancels_a_paid_order_refund_and_stock_follow(api, session
 
     async def restocked():
         return await stock(api, listing) == 10
-    assert await until(restocked)
+    assert await eventually(restocked)
     history = (await api.get(f"/api/orders/{order_id}/history", headers=bearer(buyer))).json()
     last = history["history"][-1]
     assert (last["reason"], last["notes"], last["actor"]) == ("buyer_request",

@@ -11,6 +11,7 @@ from api.auth import Role
 from db import tables as t
 from tests.conftest import bearer
 from tests.factories import checkout_body, seed_listing, unique
+from tests.polling import eventually
 
 pytestmark = pytest.mark.usefixtures("stack_worker")
 
@@ -112,13 +113,13 @@ async def test_an_unavailable_listing_is_refused_and_refunded(api, session_db):
     assert problem["code"] == "LISTING_UNAVAILABLE"
     assert problem["canRetry"] is False and problem["refund"] == "initiated"
     reference = body["paymentResult"]["paymentIntentId"]
-    for _ in range(100):
+
+    async def ledger():
         async with session_db.reader.connect() as conn:
-            rows = (await conn.execute(select(t.payment_operations).where(
+            return (await conn.execute(select(t.payment_operations).where(
                 t.payment_operations.c.payment_reference == reference))).all()
-        if rows:
-            break
-        await asyncio.sleep(0.05)
+
+    rows = await eventually(ledger)
     assert [(r.kind, r.status) for r in rows] == [("refund", "succeeded")]
 
 

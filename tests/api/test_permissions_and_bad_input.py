@@ -9,6 +9,7 @@ import pytest
 from api.auth import Role, mint_token
 from tests.conftest import JWT_SECRET, bearer
 from tests.factories import checkout_body, seed_listing, unique
+from tests.polling import eventually
 
 pytestmark = pytest.mark.usefixtures("stack_worker")
 
@@ -128,14 +129,14 @@ async def test_a_final_order_cannot_move(api, order):
     cancel = await api.put(f"/api/orders/{order_id}/status", headers=bearer(buyer_id),
                            json={"status": "cancelled", "reason": "buyer_request"})
     assert cancel.status_code == 200
-    import asyncio
 
-    for _ in range(50):  # the workflow closes once its last handler is done
+    async def refused():  # the workflow closes once its last handler is done
         again = await api.put(f"/api/orders/{order_id}/status", headers=bearer(buyer_id),
                               json={"status": "cancelled"})
-        if again.status_code == 409:
-            break
-        await asyncio.sleep(0.05)
+        assert again.status_code == 409, again.text
+        return again
+
+    again = await eventually(refused)
     assert _problem(again, 409, "INVALID_TRANSITION")["currentStatus"] == "cancelled"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from db import tables as t
 from oms.settings import DEV_ESCROW_SECRET, DEV_SHIPPING_SECRET
 from tests.conftest import bearer
 from tests.factories import checkout_body, seed_listing, unique
+from tests.polling import eventually
 from webhooks.signature import sign
 
 pytestmark = pytest.mark.usefixtures("stack_worker")
@@ -56,19 +56,10 @@ async def order_state(api, order_id):
     return response.json()["order"]
 
 
-async def until(check, timeout=10.0):
-    end = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < end:
-        if await check():
-            return True
-        await asyncio.sleep(0.05)
-    return False
-
-
 async def status_becomes(api, order_id, status):
     async def check():
         return (await order_state(api, order_id))["status"] == status
-    return await until(check)
+    return await eventually(check)
 
 
 async def test_carrier_scans_move_the_order_and_fill_in_the_shipment(api, session_db):
@@ -104,7 +95,7 @@ async def test_a_duplicate_delivered_three_times_has_one_effect(api, session_db)
             return (await conn.execute(select(t.webhook_events).where(
                 t.webhook_events.c.event_id == event["eventId"]))).all()
 
-    assert await until(inbox_rows)
+    assert await eventually(inbox_rows)
     assert [r.status for r in await inbox_rows()] == ["accepted"]
     later = await post_signed(api, "shipping", event)
     assert later.json()["status"] == "duplicate"
@@ -127,7 +118,7 @@ async def test_a_late_scan_is_recorded_and_changes_nothing(api, session_db):
                                   headers=bearer(seller))).json()["timeline"]
         return any(e["metadata"].get("kind") == "in_transit" for e in timeline)
 
-    assert await until(recorded)
+    assert await eventually(recorded)
     assert (await order_state(api, order_id))["status"] == "delivered"
 
 
@@ -142,7 +133,7 @@ async def test_a_carrier_exception_raises_an_alert_not_a_move(api, session_db):
         alerts = (await api.get("/api/alerts", headers=bearer(seller))).json()["alerts"]
         return [a for a in alerts if a["orderId"] == order_id]
 
-    assert await until(alerted)
+    assert await eventually(alerted)
     assert (await alerted())[0]["kind"] == "shipping_exception"
     assert (await order_state(api, order_id))["status"] == "shipped"
     stranger = (await api.get("/api/alerts", headers=bearer(unique("other")))).json()

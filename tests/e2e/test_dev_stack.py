@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -15,6 +15,7 @@ import pytest
 from api.auth import Role, mint_token
 from oms.processes import free_port, port_in_use
 from tests.factories import checkout_body
+from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
 SECRET = "e2e-secret-0123456789abcdef0123456789abcdef"
@@ -107,23 +108,25 @@ def test_token_command_mints_a_token_the_api_accepts(tmp_path):
 
 
 def _read_until(proc: subprocess.Popen, marker: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
+    """The stack's output up to the line with `marker`, read as it comes."""
     seen: list[str] = []
     assert proc.stdout is not None
     os.set_blocking(proc.stdout.fileno(), False)
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line:
+
+    def marker_seen() -> bool:
+        while line := proc.stdout.readline():
             seen.append(line)
             if marker in line:
-                os.set_blocking(proc.stdout.fileno(), True)
-                _drain(proc)
-                return "".join(seen)
-        elif proc.poll() is not None:
-            break
-        else:
-            time.sleep(0.05)
-    raise AssertionError("dev stack did not come up:\n" + "".join(seen))
+                return True
+        if proc.poll() is not None:  # no point waiting any longer
+            raise RuntimeError("dev stack exited:\n" + "".join(seen))
+        raise AssertionError("dev stack did not come up:\n" + "".join(seen))
+
+    # The test is synchronous (subprocesses, a blocking HTTP client): one loop for the wait.
+    asyncio.run(eventually(marker_seen, timeout=timeout))
+    os.set_blocking(proc.stdout.fileno(), True)
+    _drain(proc)
+    return "".join(seen)
 
 
 def _drain(proc: subprocess.Popen) -> None:

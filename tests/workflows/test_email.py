@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import email
 import uuid
 from email.message import Message
@@ -18,6 +17,7 @@ from domain.commands import EmailCommand, StatusChangeRequest
 from domain.order import ActorKind, OrderStatus, PaymentMethod
 from oms.processes import free_port
 from tests.factories import order_request, seed_listing, unique
+from tests.polling import eventually
 from worker import build_worker
 from workflows.order_workflow import OrderWorkflow
 from workflows.shared import workflow_id_for
@@ -42,11 +42,15 @@ def smtp_server(port: int) -> tuple[Controller, Inbox]:
     return controller, inbox
 
 
-async def until(check, timeout=15.0):
-    end = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < end and not check():
-        await asyncio.sleep(0.05)
-    return check()
+async def emails_settled(handle) -> bool:
+    """No email activity is running or waiting for a retry: what arrived is all that will."""
+    return not (await handle.describe()).raw_description.pending_activities
+
+
+async def smtp_refused(handle) -> bool:
+    """An email activity has failed at least once (nothing listened on its port)."""
+    pending = (await handle.describe()).raw_description.pending_activities
+    return any(p.HasField("last_failure") for p in pending)
 
 
 async def people(db):
@@ -86,8 +90,8 @@ async def test_orders_email_the_buyer_and_the_seller_once_per_event(client, sess
             await handle.execute_update(OrderWorkflow.change_status, StatusChangeRequest(
                 status=status, actor_kind=ActorKind.SELLER, actor_id=seller,
                 tracking_number="1Z999AA1234567890", carrier="UPS"))
-        assert await until(lambda: len(inbox.to(f"{buyer}@example.com")) >= 3)
-        await asyncio.sleep(0.5)  # nothing more should arrive
+        assert await eventually(lambda: len(inbox.to(f"{buyer}@example.com")) >= 3, timeout=15)
+        assert await eventually(lambda: emails_settled(handle))  # nothing more will arrive
         subjects = sorted(m["Subject"] for m in inbox.to(f"{buyer}@example.com"))
         number = created.order_number
         assert subjects == sorted([f"Order {number} received", f"Order {number} confirmed",
@@ -111,12 +115,16 @@ async def test_an_smtp_outage_is_retried_and_the_email_arrives_once(client, sess
     request = order_request(buyer_id=buyer, seller_id=seller, listing_id=listing,
                             method=PaymentMethod.CRYPTO)
     await order_commands.create_order(client, settings, request)  # answered despite the outage
-    await asyncio.sleep(1.5)  # the first attempts fail: nothing listens on the SMTP port yet
+    handle = client.get_workflow_handle_for(
+        OrderWorkflow.run, workflow_id_for(PaymentMethod.CRYPTO, request.payment.reference))
+    # The first attempts fail: nothing listens on the SMTP port yet.
+    assert await eventually(lambda: smtp_refused(handle), timeout=20)
     controller, inbox = smtp_server(port)
     try:
-        assert await until(lambda: len(inbox.to(f"{buyer}@example.com")) == 1, timeout=20)
-        assert await until(lambda: len(inbox.to(f"{seller}@example.com")) == 1, timeout=20)
-        await asyncio.sleep(0.5)
+        assert await eventually(lambda: len(inbox.to(f"{buyer}@example.com")) == 1, timeout=20)
+        assert await eventually(lambda: len(inbox.to(f"{seller}@example.com")) == 1,
+                                timeout=20)
+        assert await eventually(lambda: emails_settled(handle))
         assert len(inbox.messages) == 2
     finally:
         controller.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from domain.commands import StatusChangeRequest
 from domain.events import EventSource, ExternalEvent
 from domain.order import ActorKind, OrderStatus, PaymentMethod
 from tests.factories import order_request, seed_listing, unique
+from tests.polling import eventually
 from workflows import shared
 from workflows.order_workflow import OrderWorkflow
 from workflows.shared import workflow_id_for
@@ -38,15 +38,6 @@ def _scan(event_id, kind, **kw):
                          occurred_at=datetime.now(UTC), **kw)
 
 
-async def _until(check, timeout=10.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result or asyncio.get_running_loop().time() > deadline:
-            return result
-        await asyncio.sleep(0.05)
-
-
 async def _move(handle, *steps):
     for status in steps:
         await handle.execute_update(OrderWorkflow.change_status, StatusChangeRequest(
@@ -62,9 +53,9 @@ async def test_stuck_since_is_set_by_the_alert_and_cleared_by_progress(client, s
     async def stuck_since():
         return (await handle.describe()).typed_search_attributes.get(shared.STUCK_SINCE)
 
-    assert await _until(stuck_since) is not None
+    assert await eventually(stuck_since) is not None
     await _move(handle, S.PROCESSING)
-    assert await _until(lambda: _is_none(stuck_since)) is True
+    assert await eventually(lambda: _is_none(stuck_since)) is True
 
 
 async def _is_none(get):
@@ -86,12 +77,12 @@ async def test_a_flood_of_events_continues_as_new_keeping_state_and_dedupe(clien
                 t.order_tracking_events).where(
                 t.order_tracking_events.c.order_id == created.order_id))).scalar_one()
 
-    assert await _until(lambda: _at_least(timeline_rows, 5 + 40)) is True
+    assert await eventually(lambda: _at_least(timeline_rows, 5 + 40)) is True
 
     async def continued_as_new():
         return (await handle.describe()).run_id != first_run
 
-    assert await _until(continued_as_new) is True
+    assert await eventually(continued_as_new) is True
     snapshot = await handle.query(OrderWorkflow.snapshot)
     assert (snapshot.status, snapshot.order_number) == (S.SHIPPED, created.order_number)
     # An event from before the hand-over is still recognised as applied: resending it makes
@@ -99,7 +90,7 @@ async def test_a_flood_of_events_continues_as_new_keeping_state_and_dedupe(clien
     timeline_writes = await _timeline_writes(handle)
     await handle.signal(OrderWorkflow.external_event, _scan("flood-0", "picked_up"))
     await handle.signal(OrderWorkflow.external_event, _scan("after", "delivered"))
-    assert await _until(lambda: _at_least(timeline_rows, 5 + 40 + 1)) is True
+    assert await eventually(lambda: _at_least(timeline_rows, 5 + 40 + 1)) is True
     assert (await handle.query(OrderWorkflow.snapshot)).status is S.DELIVERED
     assert await _timeline_writes(handle) == timeline_writes
 

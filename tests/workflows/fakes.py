@@ -1,0 +1,110 @@
+"""Hand-written stand-ins for the order workflow's activities, under their real names.
+
+Each fake takes the same input dataclass as the activity it replaces (the converter decodes
+by the annotation), records what it was asked in one ordered list, and answers without SQL,
+a gateway or SMTP. Tests read `calls` to see what the workflow did, in order.
+"""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.commands import (
+    AlertCommand,
+    CreatedOrder,
+    CreateOrderCommand,
+    EmailCommand,
+    InventoryRestoreCommand,
+    PaymentCommand,
+    PaymentOperationResult,
+    StatusChangeRecord,
+    TimelineRecord,
+)
+from domain.events import ExternalEvent
+
+
+class FakeOrderActivities:
+    """ProjectionActivities, PaymentActivities and EmailActivities, answered in memory.
+
+    `rejection`: an error code create_order refuses the order with (as the real one does for
+    a business refusal: non-retryable). `early_events`: webhook events the inbox held before
+    the order existed, handed over by create_order.
+    """
+
+    def __init__(self, *, rejection: str | None = None,
+                 early_events: list[ExternalEvent] | None = None) -> None:
+        self.calls: list[tuple[str, object]] = []
+        self._rejection = rejection
+        self._early_events = early_events or []
+
+    def activities(self) -> list:
+        return [self.create_order, self.record_status_change, self.record_timeline,
+                self.raise_alert, self.restore_inventory, self.refund_payment,
+                self.release_escrow, self.send_order_email]
+
+    def names(self) -> list[str]:
+        """The activities asked for so far, in order."""
+        return [name for name, _ in self.calls]
+
+    def inputs(self, name: str) -> list:
+        """What the activity `name` was asked, in order."""
+        return [arg for called, arg in self.calls if called == name]
+
+    def money_and_stock(self) -> list[str]:
+        """The compensations asked for so far, in order."""
+        owed = ("refund_payment", "release_escrow", "restore_inventory")
+        return [name for name in self.names() if name in owed]
+
+    # ---- ProjectionActivities --------------------------------------------------------------
+
+    @activity.defn(name="create_order")
+    async def create_order(self, cmd: CreateOrderCommand) -> CreatedOrder:
+        self.calls.append(("create_order", cmd))
+        if self._rejection is not None:
+            raise ApplicationError(f"refused: {self._rejection}", type=self._rejection,
+                                   non_retryable=True)
+        number = f"ORD-TEST-{cmd.order_id[:8]}"
+        return CreatedOrder(order_number=number, created_at=cmd.created_at,
+                            early_events=self._early_events)
+
+    @activity.defn(name="record_status_change")
+    async def record_status_change(self, rec: StatusChangeRecord) -> None:
+        self.calls.append(("record_status_change", rec))
+
+    @activity.defn(name="record_timeline")
+    async def record_timeline(self, rec: TimelineRecord) -> None:
+        self.calls.append(("record_timeline", rec))
+
+    @activity.defn(name="raise_alert")
+    async def raise_alert(self, cmd: AlertCommand) -> None:
+        self.calls.append(("raise_alert", cmd))
+
+    @activity.defn(name="restore_inventory")
+    async def restore_inventory(self, cmd: InventoryRestoreCommand) -> bool:
+        self.calls.append(("restore_inventory", cmd))
+        return True
+
+    # ---- PaymentActivities -----------------------------------------------------------------
+
+    @activity.defn(name="refund_payment")
+    async def refund_payment(self, cmd: PaymentCommand) -> PaymentOperationResult:
+        self.calls.append(("refund_payment", cmd))
+        return _succeeded(cmd)
+
+    @activity.defn(name="release_escrow")
+    async def release_escrow(self, cmd: PaymentCommand) -> PaymentOperationResult:
+        self.calls.append(("release_escrow", cmd))
+        return _succeeded(cmd)
+
+    # ---- EmailActivities -------------------------------------------------------------------
+
+    @activity.defn(name="send_order_email")
+    async def send_order_email(self, cmd: EmailCommand) -> int:
+        self.calls.append(("send_order_email", cmd))
+        return len(cmd.audience)
+
+
+def _succeeded(cmd: PaymentCommand) -> PaymentOperationResult:
+    return PaymentOperationResult(cmd.idempotency_key, f"fake_{cmd.idempotency_key}",
+                                  "succeeded")
