@@ -73,8 +73,9 @@ class OrderPolicy:
         for name, value in vars(self).items():
             if isinstance(value, timedelta) and value <= timedelta(0):
                 raise ValueError(f"{name} must be a positive duration")
-        if not 100 <= self.max_history_events <= 40_000:
-            raise ValueError("max_history_events must be between 100 and 40000")
+        # A continued run needs a few dozen events before it waits again; fewer would loop.
+        if not 50 <= self.max_history_events <= 40_000:
+            raise ValueError("max_history_events must be between 50 and 40000")
 
 
 class OwedKind(StrEnum):
