@@ -17,6 +17,8 @@ CURRENCY_SCALE: dict[str, int] = {
     "ETH": 8,
     "BTC": 8,
 }
+# What a card processor settles: the fiat currencies above.
+CARD_CURRENCIES = frozenset({"USD", "EUR", "GBP"})
 _QUANTUM = {currency: Decimal(1).scaleb(-scale) for currency, scale in CURRENCY_SCALE.items()}
 
 # ASCII digits only: `\d` would admit other scripts' digits, and Decimal() alone admits

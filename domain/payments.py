@@ -39,6 +39,23 @@ class VerifiedPayment:
         return cls(provider_id=provider_id, status=PaymentStatus.UNKNOWN)
 
 
+class RefundStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    PENDING = "pending"  # accepted; the provider reports the outcome later
+    FAILED = "failed"  # the provider could not return the money (closed card, canceled)
+
+
+@dataclass(frozen=True)
+class ProviderRefund:
+    """A refund as the provider records it, found by the idempotency key it was made with."""
+
+    provider_id: str
+    status: RefundStatus
+    amount: Decimal  # major units
+    currency: str
+    idempotency_key: str
+
+
 class Verdict(StrEnum):
     PAID = "paid"
     PENDING = "pending"  # not final yet: the order waits in payment_pending
