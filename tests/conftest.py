@@ -1,4 +1,5 @@
-"""Shared fixtures: real Temporal, real SQLite and PostgreSQL, a worker, the API in process."""
+"""Shared fixtures: real Temporal, localstripe, SQLite and PostgreSQL, a worker, the API in
+process."""
 
 from __future__ import annotations
 
@@ -39,6 +40,13 @@ def temporal_address() -> Iterator[str]:
 @pytest.fixture(scope="session")
 async def client(temporal_address: str) -> Client:
     return await connect(temporal_address)
+
+
+@pytest.fixture(scope="session")
+def stripe_base() -> Iterator[str]:
+    """The API base URL of a localstripe (a stateful Stripe API) for the session."""
+    with servers.localstripe() as base:
+        yield base
 
 
 @pytest.fixture(scope="session")
