@@ -17,6 +17,8 @@ CURRENCY_SCALE: dict[str, int] = {
     "ETH": 8,
     "BTC": 8,
 }
+# What a card processor settles: the fiat currencies above.
+CARD_CURRENCIES = frozenset({"USD", "EUR", "GBP"})
 _QUANTUM = {currency: Decimal(1).scaleb(-scale) for currency, scale in CURRENCY_SCALE.items()}
 
 # ASCII digits only: `\d` would admit other scripts' digits, and Decimal() alone admits
@@ -76,3 +78,24 @@ def quantize(amount: Decimal, currency: str) -> Decimal:
 
 def to_wire(amount: Decimal, currency: str) -> str:
     return format(quantize(amount, currency), "f")
+
+
+def to_minor_units(amount: Decimal, currency: str) -> int:
+    """`amount` in the currency's smallest unit (cents for USD), exactly; an amount finer than
+    that unit, negative or not finite is refused rather than rounded."""
+    if not amount.is_finite() or amount < 0:
+        raise MoneyError("amount must be a finite, non-negative number")
+    if amount > MAX_AMOUNT:  # beyond it Decimal's 28 digits could round the result
+        raise MoneyError("amount is too large")
+    check_scale(amount, currency)
+    return int(amount.scaleb(CURRENCY_SCALE[currency]))
+
+
+def from_minor_units(units: int, currency: str) -> Decimal:
+    """An amount in major units (dollars) from the currency's smallest unit, exactly."""
+    if isinstance(units, bool) or not isinstance(units, int):
+        raise MoneyError("minor units must be an integer")
+    scale = CURRENCY_SCALE.get(currency)
+    if scale is None:
+        raise MoneyError(f"unsupported currency {currency!r}")
+    return quantize(Decimal(units).scaleb(-scale), currency)

@@ -1,4 +1,4 @@
-"""`oms`: run the dev stack, its parts, migrations and tokens."""
+"""`oms`: run the dev stack, its parts, migrations and tokens; pay at the dev Stripe."""
 
 from __future__ import annotations
 
@@ -23,6 +23,14 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--sub", required=True, help="user id")
     token.add_argument("--role", default="user", choices=["user", "operator", "system"])
     token.add_argument("--days", type=int, default=30, help="lifetime in days")
+    pay = sub.add_parser("pay", help="pay as a checkout would, to create an order with")
+    methods = pay.add_subparsers(dest="method", required=True)
+    fiat = methods.add_parser("fiat", help="pay with a test card at OMS_STRIPE_API_BASE; "
+                                           "prints the PaymentIntent id")
+    fiat.add_argument("--buyer", required=True, help="buyer id the payment names")
+    fiat.add_argument("--amount", required=True, help="in major units, e.g. 200 or 199.99")
+    fiat.add_argument("--currency", default="USD", help="USD, EUR or GBP")
+    fiat.add_argument("--card", default="visa", choices=["visa", "declined"])
     args = parser.parse_args(argv)
 
     settings = get_settings()
@@ -65,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         print(mint_token(settings.jwt_secret, args.sub, Role(args.role),
                          ttl=timedelta(days=args.days)))
         return 0
+    if args.command == "pay":
+        from oms.pay import pay_fiat
+
+        return pay_fiat(settings, buyer=args.buyer, amount=args.amount,
+                        currency=args.currency, card=args.card)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

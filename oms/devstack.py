@@ -27,6 +27,8 @@ def run_dev_stack(settings: Settings) -> int:
         "API": settings.api_port,
         "worker metrics": settings.worker_metrics_port,
         "Temporal SDK metrics": settings.temporal_metrics_port,
+        # The dev Stripe runs here unless OMS_STRIPE_API_BASE names a Stripe elsewhere.
+        "Stripe (localstripe)": settings.stripe_port if settings.stripe_is_local else 0,
     }
     busy = [f"  {name}: port {port}" for name, port in ports.items()
             if port and processes.port_in_use(port)]
@@ -34,7 +36,8 @@ def run_dev_stack(settings: Settings) -> int:
         print("oms dev: these ports are already in use:\n" + "\n".join(busy), file=sys.stderr)
         print("Stop whatever holds them (another `make run`?), or choose others with "
               "OMS_TEMPORAL_ADDRESS, OMS_TEMPORAL_UI_PORT, OMS_API_PORT, "
-              "OMS_WORKER_METRICS_PORT and OMS_TEMPORAL_METRICS_PORT.", file=sys.stderr)
+              "OMS_WORKER_METRICS_PORT, OMS_TEMPORAL_METRICS_PORT and OMS_STRIPE_API_BASE.",
+              file=sys.stderr)
         return 2
 
     data = settings.data_dir
@@ -55,6 +58,15 @@ def run_dev_stack(settings: Settings) -> int:
             log=data / "temporal.log",
         )
         children.append(temporal)
+        if settings.stripe_is_local:
+            # Its state beside Temporal's, so orders paid before a restart still verify.
+            localstripe = processes.spawn(
+                processes.localstripe_args(settings.stripe_port,
+                                           state_file=data / "localstripe.pickle"),
+                log=data / "localstripe.log",
+            )
+            children.append(localstripe)
+            processes.wait_for_port(settings.stripe_port, localstripe, timeout=30)
         processes.wait_for_port(temporal_port, temporal, timeout=60)
         upgrade(settings.database_url)
         asyncio.run(_seed(settings))
@@ -68,8 +80,8 @@ def run_dev_stack(settings: Settings) -> int:
         print(_banner(settings), flush=True)
         while not stopping:
             if any(child.poll() is not None for child in children):
-                print("oms dev: a component exited; stopping the rest "
-                      f"(Temporal's log is in {data / 'temporal.log'})", file=sys.stderr)
+                print("oms dev: a component exited; stopping the rest (the logs of Temporal and "
+                      f"localstripe are in {data}/)", file=sys.stderr)
                 return 1
             time.sleep(0.2)
         return 0
@@ -78,7 +90,7 @@ def run_dev_stack(settings: Settings) -> int:
         return 1
     finally:
         print("oms dev: stopping", file=sys.stderr)
-        for child in reversed(children):  # API, then worker, then Temporal
+        for child in reversed(children):  # API, worker, localstripe, then Temporal
             processes.stop(child)
 
 
@@ -128,7 +140,10 @@ def _banner(settings: Settings) -> str:
         f"  Metrics      {api}/metrics (API), http://{settings.metrics_host}:"
         f"{settings.worker_metrics_port}/metrics (orders), http://{settings.metrics_host}:"
         f"{settings.temporal_metrics_port}/metrics (Temporal SDK)",
-        f"  Data         {settings.data_dir}/ (SQLite read model and Temporal state)",
+        f"  Stripe API   {settings.stripe_api_base}"
+        + (" (localstripe: `oms pay fiat --buyer buyer123 --amount 200` pays with a test card)"
+           if settings.stripe_is_local else ""),
+        f"  Data         {settings.data_dir}/ (SQLite read model, Temporal and Stripe state)",
         "",
         "Tokens (export one as TOKEN and send 'Authorization: Bearer $TOKEN'):",
         *(f"  {who}: {token}" for who, token in tokens.items()),

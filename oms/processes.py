@@ -96,3 +96,9 @@ def temporal_dev_server_args(
     for name, kind in SEARCH_ATTRIBUTES.items():
         args += ["--search-attribute", f"{name}={kind}"]
     return args
+
+
+def localstripe_args(port: int, *, state_file: Path | None = None) -> list[str]:
+    """localstripe (the dev Stripe) on 127.0.0.1:`port`, its state in memory or `state_file`."""
+    args = [sys.executable, "-m", "oms.dev_stripe", "--port", str(port)]
+    return args + ["--state", str(state_file)] if state_file else args

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
@@ -21,6 +23,10 @@ from domain.commands import OrderPolicy
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 DEV_SHIPPING_SECRET = "dev-only-shipping-webhook-secret-0123456789"
 DEV_ESCROW_SECRET = "dev-only-escrow-webhook-secret-0123456789ab"
+# The dev stack's and the tests' Stripe is localstripe, which takes any key of this shape.
+DEV_STRIPE_API_KEY = "sk_test_dev_only_localstripe_0123456789"
+DEV_STRIPE_WEBHOOK_SECRET = "whsec_dev_only_stripe_webhook_secret_012345"
+DEV_STRIPE_API_BASE = "http://127.0.0.1:8420"
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -37,6 +43,11 @@ class Settings(BaseSettings):
     jwt_secret: str = Field(DEV_JWT_SECRET, min_length=32)
     shipping_webhook_secret: str = Field(DEV_SHIPPING_SECRET, min_length=32)
     escrow_webhook_secret: str = Field(DEV_ESCROW_SECRET, min_length=32)
+    # Card payments: the Stripe API (localstripe from the dev stack unless set), its secret key
+    # and the secret Stripe signs webhooks with.
+    stripe_api_key: str = Field(DEV_STRIPE_API_KEY, pattern=r"^(sk|rk)_(test|live)_\S+$")
+    stripe_api_base: str = Field(DEV_STRIPE_API_BASE, pattern=r"^https?://[^/\s]+$")
+    stripe_webhook_secret: str = Field(DEV_STRIPE_WEBHOOK_SECRET, min_length=32)
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     temporal_ui_port: int = Field(8233, ge=1, le=65535)
@@ -94,10 +105,30 @@ class Settings(BaseSettings):
                 ("OMS_JWT_SECRET", self.jwt_secret, DEV_JWT_SECRET),
                 ("OMS_SHIPPING_WEBHOOK_SECRET", self.shipping_webhook_secret, DEV_SHIPPING_SECRET),
                 ("OMS_ESCROW_WEBHOOK_SECRET", self.escrow_webhook_secret, DEV_ESCROW_SECRET),
+                ("OMS_STRIPE_API_KEY", self.stripe_api_key, DEV_STRIPE_API_KEY),
+                ("OMS_STRIPE_WEBHOOK_SECRET", self.stripe_webhook_secret,
+                 DEV_STRIPE_WEBHOOK_SECRET),
             ):
                 if value == dev:
                     raise ValueError(f"set {name} when the API listens beyond loopback")
+            if self.stripe_is_local:
+                raise ValueError("set OMS_STRIPE_API_BASE to the Stripe API when the API listens "
+                                 "beyond loopback: the local one takes no real payments")
         return self
+
+    @property
+    def stripe_is_local(self) -> bool:
+        """Whether the Stripe API is on this machine (localstripe, started by the dev stack)."""
+        host = urlsplit(self.stripe_api_base).hostname or ""
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return host == "localhost"
+
+    @property
+    def stripe_port(self) -> int:
+        parts = urlsplit(self.stripe_api_base)
+        return parts.port or (443 if parts.scheme == "https" else 80)
 
     @model_validator(mode="before")
     @classmethod

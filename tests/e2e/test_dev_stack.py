@@ -23,7 +23,7 @@ SECRET = "e2e-secret-0123456789abcdef0123456789abcdef"
 
 def _env(tmp_path) -> tuple[dict[str, str], dict[str, int]]:
     ports = {"temporal": free_port(), "ui": free_port(), "api": free_port(),
-             "worker_metrics": free_port(), "sdk_metrics": free_port()}
+             "worker_metrics": free_port(), "sdk_metrics": free_port(), "stripe": free_port()}
     env = {
         **os.environ,
         "OMS_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
@@ -31,6 +31,7 @@ def _env(tmp_path) -> tuple[dict[str, str], dict[str, int]]:
         "OMS_API_PORT": str(ports["api"]),
         "OMS_WORKER_METRICS_PORT": str(ports["worker_metrics"]),
         "OMS_TEMPORAL_METRICS_PORT": str(ports["sdk_metrics"]),
+        "OMS_STRIPE_API_BASE": f"http://127.0.0.1:{ports['stripe']}",
         "OMS_DATA_DIR": str(tmp_path / "data"),
         "OMS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'data' / 'oms.db'}",
         "OMS_JWT_SECRET": SECRET,
@@ -77,6 +78,10 @@ def test_the_dev_stack_serves_an_order_and_stops_cleanly(tmp_path):
         assert 'oms_orders_created_total{payment_method="escrow"} 1.0' in orders.text
         sdk = httpx.get(f"http://127.0.0.1:{ports['sdk_metrics']}/metrics", timeout=10)
         assert "temporal_" in sdk.text
+        # The stack's localstripe takes a card payment, as the README's walkthrough starts.
+        paid = subprocess.run(_oms("pay", "fiat", "--buyer", "buyer123", "--amount", "200"),
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert paid.returncode == 0 and paid.stdout.startswith("pi_"), paid.stderr
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
@@ -95,6 +100,17 @@ def test_a_busy_port_gets_a_clear_message_not_a_traceback(tmp_path):
     assert result.returncode == 2
     assert f"API: port {ports['api']}" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_busy_stripe_port_is_named_too(tmp_path):
+    env, ports = _env(tmp_path)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", ports["stripe"]))
+        holder.listen()
+        result = subprocess.run(_oms("dev"), env=env, cwd=tmp_path, capture_output=True,
+                                text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"Stripe (localstripe): port {ports['stripe']}" in result.stderr
 
 
 def test_token_command_mints_a_token_the_api_accepts(tmp_path):

@@ -32,6 +32,8 @@ HOST_ENV = {
     "OMS_JWT_SECRET": "compose-test-secret-0123456789abcdef0123",
     "OMS_SHIPPING_WEBHOOK_SECRET": "compose-test-shipping-secret-0123456789",
     "OMS_ESCROW_WEBHOOK_SECRET": "compose-test-escrow-secret-0123456789ab",
+    "OMS_STRIPE_API_KEY": "sk_test_compose0123456789",
+    "OMS_STRIPE_WEBHOOK_SECRET": "whsec_compose_test_0123456789abcdef",
 }
 
 _REFERENCE = re.compile(
