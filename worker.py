@@ -16,11 +16,13 @@ from temporalio.worker import Worker
 
 import workflows
 from activities.email import EmailActivities, SmtpSender
-from activities.payments import LedgerPaymentGateway, PaymentActivities
+from activities.payments import PaymentActivities, PaymentProvider, payment_providers
 from activities.projection import ProjectionActivities
 from db.engine import Database, create_database
+from domain.order import PaymentMethod
 from oms.settings import Settings, get_settings
 from oms.temporal import connect, ensure_search_attributes
+from payments.stripe_provider import StripeProvider
 from workflows.order_workflow import OrderWorkflow
 
 log = logging.getLogger("oms.worker")
@@ -44,12 +46,13 @@ def ensure_workflow_bytecode() -> None:
             log.debug("no bytecode written for %s: %s", source, err)
 
 
-def build_worker(client: Client, db: Database, settings: Settings, task_queue: str) -> Worker:
+def build_worker(client: Client, db: Database, settings: Settings, task_queue: str, *,
+                 providers: dict[PaymentMethod, PaymentProvider] | None = None) -> Worker:
     projection = ProjectionActivities(db)
     payments = PaymentActivities(
-        LedgerPaymentGateway(db, fail_first_attempts=settings.gateway_fail_first_attempts,
-                             latency=settings.gateway_latency)
-    )
+        db, providers or payment_providers(StripeProvider.from_settings(settings)),
+        fail_first_attempts=settings.gateway_fail_first_attempts,
+        latency=settings.gateway_latency)
     emails = EmailActivities(db, SmtpSender(settings.smtp_url or "smtp://localhost"),
                              settings.email_from)
     return Worker(
@@ -62,6 +65,7 @@ def build_worker(client: Client, db: Database, settings: Settings, task_queue: s
             projection.record_timeline,
             projection.raise_alert,
             projection.restore_inventory,
+            payments.verify_payment,
             payments.refund_payment,
             payments.release_escrow,
             emails.send_order_email,
@@ -84,7 +88,9 @@ async def run(settings: Settings) -> None:
         log.info("registered search attributes %s", ", ".join(added))
     ensure_workflow_bytecode()
     db = create_database(settings.database_url)
-    worker = build_worker(client, db, settings, settings.task_queue)
+    stripe = StripeProvider.from_settings(settings)
+    worker = build_worker(client, db, settings, settings.task_queue,
+                          providers=payment_providers(stripe))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -94,6 +100,7 @@ async def run(settings: Settings) -> None:
                  settings.temporal_address)
         await stop.wait()
         log.info("worker stopping")
+    await stripe.aclose()
     await db.dispose()
 
 
@@ -101,6 +108,10 @@ def main() -> None:
     settings = get_settings()
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The Stripe SDK and httpx log every request at INFO; the activities log what matters.
+    quiet = max(logging.WARNING, logging.getLevelName(settings.log_level))
+    for noisy in ("stripe", "httpx"):
+        logging.getLogger(noisy).setLevel(quiet)
     asyncio.run(run(settings))
 
 

@@ -1,108 +1,191 @@
-"""Money-moving activities and the gateway interface they call.
+"""Money-moving activities, and the provider port each payment method plugs into.
 
-`LedgerPaymentGateway` is the default gateway: a stand-in for the card processor, the crypto
-refund wallet and the escrow contract, which this service cannot reach in development. It behaves
-like them where it matters: every operation is idempotent on its key, it can fail on demand, and
-each operation is recorded once in the `payment_operations` ledger.
+Every payment state comes from the method's provider: `verify_payment` asks it what it says
+about the checkout's reference (the order counts as paid only on its word), refunds and
+releases go through it, and each money movement it confirms is recorded once in the
+`payment_operations` ledger.
+
+Providers: card payments are the Stripe API (`payments/stripe_provider.py`; localstripe in
+development and tests). Crypto transfers and the escrow contract are served by
+`LedgerStandIn` until the chain adapter replaces it: it confirms what the checkout claimed and
+moves no money, so it is for development only.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import select
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities import metrics
 from db import tables as t
 from db.engine import Database
 from db.ids import row_id
 from db.upsert import insert_ignore
-from domain.commands import PaymentCommand, PaymentOperationResult
+from domain.commands import (
+    PaymentCheck,
+    PaymentCommand,
+    PaymentOperationResult,
+    VerifyPaymentCommand,
+)
+from domain.errors import ErrorCode
+from domain.order import PaymentMethod
+from domain.payments import PaymentStatus, VerifiedPayment, judge
+from payments.errors import PaymentProviderError
+from payments.stripe_provider import StripeProvider
 
 
-class PaymentGateway(Protocol):
-    """Card refunds, crypto refund transfers and escrow refunds/releases, per payment method."""
+class PaymentProvider(Protocol):
+    """What the order needs from a payment method's provider."""
 
-    async def refund(self, cmd: PaymentCommand, attempt: int) -> PaymentOperationResult: ...
+    async def verify(self, cmd: VerifyPaymentCommand) -> VerifiedPayment: ...
 
-    async def release(self, cmd: PaymentCommand, attempt: int) -> PaymentOperationResult: ...
+    async def refund(self, cmd: PaymentCommand) -> str:
+        """Give `cmd.amount` back, once per `cmd.idempotency_key`; the provider's id for it."""
+        ...
+
+    async def release(self, cmd: PaymentCommand) -> str:
+        """Pay an escrow out to the seller, once per key; the provider's id for it."""
+        ...
 
 
 class GatewayUnavailable(RuntimeError):
     """The payment service did not answer; the activity retries."""
 
 
-class LedgerPaymentGateway:
-    def __init__(self, db: Database, *, fail_first_attempts: int = 0,
-                 latency: timedelta = timedelta(0)) -> None:
+class StripeCardPayments:
+    """Card payments: PaymentIntents verified and refunded through the Stripe API."""
+
+    def __init__(self, stripe: StripeProvider) -> None:
+        self._stripe = stripe
+
+    async def verify(self, cmd: VerifyPaymentCommand) -> VerifiedPayment:
+        return await self._stripe.verify(cmd.reference)
+
+    async def refund(self, cmd: PaymentCommand) -> str:
+        refund = await self._stripe.refund(cmd.payment_reference, cmd.amount, cmd.currency,
+                                           cmd.idempotency_key)
+        return refund.provider_id
+
+    async def release(self, cmd: PaymentCommand) -> str:
+        raise ApplicationError("a card payment has no escrow to release",
+                               type=ErrorCode.VALIDATION_ERROR.value, non_retryable=True)
+
+
+class LedgerStandIn:
+    """Crypto and escrow until the chain adapter: takes the checkout's claim for the payment
+    and moves no money. Its operation ids are derived from the idempotency key."""
+
+    async def verify(self, cmd: VerifyPaymentCommand) -> VerifiedPayment:
+        return VerifiedPayment(
+            provider_id=cmd.reference,
+            status=PaymentStatus.SUCCEEDED if cmd.claimed_final else PaymentStatus.PROCESSING,
+            amount=cmd.total_amount, currency=cmd.currency, payer=cmd.buyer_id)
+
+    async def refund(self, cmd: PaymentCommand) -> str:
+        return f"re_{row_id('refund', cmd.idempotency_key)[:18]}"
+
+    async def release(self, cmd: PaymentCommand) -> str:
+        return f"rl_{row_id('release', cmd.idempotency_key)[:18]}"
+
+
+class PaymentActivities:
+    def __init__(self, db: Database, providers: Mapping[PaymentMethod, PaymentProvider], *,
+                 fail_first_attempts: int = 0, latency: timedelta = timedelta(0)) -> None:
         self._db = db
+        self._providers = providers
+        # Failing the first attempts of each refund or release on demand shows retries and
+        # compensation (OMS_GATEWAY_FAIL_FIRST_ATTEMPTS); 0 in normal use.
         self._fail_first = fail_first_attempts
         self._latency = latency.total_seconds()
 
-    async def refund(self, cmd: PaymentCommand, attempt: int) -> PaymentOperationResult:
-        return await self._operate("refund", cmd, attempt)
+    @activity.defn
+    async def verify_payment(self, cmd: VerifyPaymentCommand) -> PaymentCheck:
+        """What the payment's provider says, judged against the order: paid, pending or
+        refused (with the code the checkout gets)."""
+        verified = await self._call(self._providers[cmd.method].verify(cmd))
+        judgement = judge(verified, buyer_id=cmd.buyer_id, total=cmd.total_amount,
+                          currency=cmd.currency)
+        if judgement.refused:
+            metrics.PAYMENT_FAILURES.labels(cmd.method.value, "not_verified").inc()
+            activity.logger.info("payment %s refused: %s", cmd.reference, judgement.message)
+        return PaymentCheck(verdict=judgement.verdict,
+                            code=judgement.code.value if judgement.code else None,
+                            message=judgement.message, provider_fee=verified.provider_fee)
 
-    async def release(self, cmd: PaymentCommand, attempt: int) -> PaymentOperationResult:
-        return await self._operate("release", cmd, attempt)
+    @activity.defn
+    async def refund_payment(self, cmd: PaymentCommand) -> PaymentOperationResult:
+        """Refund a payment through its provider; retried until it succeeds."""
+        return await self._operate("refund", cmd)
 
-    async def _operate(self, kind: str, cmd: PaymentCommand, attempt: int
-                       ) -> PaymentOperationResult:
+    @activity.defn
+    async def release_escrow(self, cmd: PaymentCommand) -> PaymentOperationResult:
+        """Release an escrow payment to the seller; retried until it succeeds."""
+        return await self._operate("release", cmd)
+
+    async def _operate(self, kind: str, cmd: PaymentCommand) -> PaymentOperationResult:
+        attempt = activity.info().attempt
         if self._latency:
             await asyncio.sleep(self._latency)
         if attempt <= self._fail_first:
             metrics.PAYMENT_FAILURES.labels(cmd.method.value, f"{kind}_gateway_error").inc()
             raise GatewayUnavailable(f"{kind} service unavailable (attempt {attempt})")
+        provider = self._providers[cmd.method]
+        operation = provider.refund(cmd) if kind == "refund" else provider.release(cmd)
+        external_id = await self._call(operation)
+        result = await self._record(kind, cmd, external_id, attempt)
+        activity.logger.info("%s %s recorded as %s", kind, cmd.idempotency_key,
+                             result.external_id)
+        return result
+
+    @staticmethod
+    async def _call(operation):
+        try:
+            return await operation
+        except PaymentProviderError as err:
+            if err.retryable:
+                raise
+            # The provider will give the same answer on every retry: stop, with its reason.
+            raise ApplicationError(str(err), type=ErrorCode.PAYMENT_NOT_CONFIRMED.value,
+                                   non_retryable=True) from err
+
+    async def _record(self, kind: str, cmd: PaymentCommand, external_id: str,
+                      attempt: int) -> PaymentOperationResult:
+        """The ledger row of a money movement the provider confirmed, once per key."""
         now = datetime.now(UTC)
-        external_id = f"{kind[:2]}_{row_id(kind, cmd.idempotency_key)[:18]}"
+        ops = t.payment_operations
         async with self._db.transaction() as conn:
-            await insert_ignore(
-                conn,
-                t.payment_operations,
-                {
-                    "id": row_id("payment-operation", cmd.idempotency_key),
-                    "idempotency_key": cmd.idempotency_key,
-                    "kind": kind,
-                    "payment_method": cmd.method.value,
-                    "payment_reference": cmd.payment_reference,
-                    "workflow_id": cmd.workflow_id,
-                    "order_id": cmd.order_id,
-                    "amount": cmd.amount,
-                    "currency": cmd.currency,
-                    "status": "succeeded",
-                    "external_id": external_id,
-                    "reason": cmd.reason[:200],
-                    "attempts": attempt,
-                    "created_at": now,
-                    "updated_at": now,
-                },
-            )
-            row = (
-                await conn.execute(
-                    select(t.payment_operations.c.external_id, t.payment_operations.c.status)
-                    .where(t.payment_operations.c.idempotency_key == cmd.idempotency_key)
-                )
-            ).one()
+            await insert_ignore(conn, ops, {
+                "id": row_id("payment-operation", cmd.idempotency_key),
+                "idempotency_key": cmd.idempotency_key,
+                "kind": kind,
+                "payment_method": cmd.method.value,
+                "payment_reference": cmd.payment_reference,
+                "workflow_id": cmd.workflow_id,
+                "order_id": cmd.order_id,
+                "amount": cmd.amount,
+                "currency": cmd.currency,
+                "status": "succeeded",
+                "external_id": external_id,
+                "reason": cmd.reason[:200],
+                "attempts": attempt,
+                "created_at": now,
+                "updated_at": now,
+            })
+            row = (await conn.execute(
+                select(ops.c.external_id, ops.c.status)
+                .where(ops.c.idempotency_key == cmd.idempotency_key)
+            )).one()
         return PaymentOperationResult(cmd.idempotency_key, row.external_id, row.status)
 
 
-class PaymentActivities:
-    def __init__(self, gateway: PaymentGateway) -> None:
-        self._gateway = gateway
-
-    @activity.defn
-    async def refund_payment(self, cmd: PaymentCommand) -> PaymentOperationResult:
-        """Refund a payment through its method's gateway; retried until it succeeds."""
-        result = await self._gateway.refund(cmd, activity.info().attempt)
-        activity.logger.info("refund %s recorded as %s", cmd.idempotency_key, result.external_id)
-        return result
-
-    @activity.defn
-    async def release_escrow(self, cmd: PaymentCommand) -> PaymentOperationResult:
-        """Release an escrow payment to the seller; retried until it succeeds."""
-        result = await self._gateway.release(cmd, activity.info().attempt)
-        activity.logger.info("release %s recorded as %s", cmd.idempotency_key,
-                             result.external_id)
-        return result
+def payment_providers(stripe: StripeProvider) -> dict[PaymentMethod, PaymentProvider]:
+    """The provider of each payment method."""
+    stand_in = LedgerStandIn()
+    return {PaymentMethod.FIAT: StripeCardPayments(stripe), PaymentMethod.CRYPTO: stand_in,
+            PaymentMethod.ESCROW: stand_in}

@@ -60,9 +60,11 @@ async def create_order(client: Client, settings: Settings, request: OrderRequest
         ),
         id=workflow_id,
         task_queue=settings.task_queue,
-        # A running order answers the retry; a finished one is never started again.
+        # A running order answers the retry; a finished one is never started again. A run that
+        # failed (its payment was refused before anything was written) may be: the reference
+        # stays usable by whoever really paid with it.
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         static_summary=(
             f"{request.payment.method.value} order: {request.quantity} x {request.listing_id} "
             f"for {request.total_amount} {request.currency}"

@@ -85,7 +85,10 @@ async def _insert_order(conn: AsyncConnection, cmd: CreateOrderCommand, listing,
             payment_intent_id=pay.payment_intent_id,
             transaction_hash=pay.transaction_hash,
             escrow_id=pay.escrow_id,
-            processing_fees=pay.processing_fee,
+            # What the provider says it kept; the checkout's figure only where no provider
+            # reports one.
+            processing_fees=(cmd.provider_fee if cmd.provider_fee is not None
+                             else pay.processing_fee),
             gas_fees=pay.gas_fee,
             status=cmd.initial_status.value,
             status_updated_at=now,

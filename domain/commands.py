@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from domain.events import ExternalEvent
 from domain.order import ActorKind, OrderStatus, PaymentMethod
+from domain.payments import Verdict
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,31 @@ class CreateOrderCommand:
     initial_status: OrderStatus
     created_at: datetime
     estimated_delivery: date
+    provider_fee: Decimal | None = None  # what the payment provider says it kept
+
+
+@dataclass(frozen=True)
+class VerifyPaymentCommand:
+    """Ask the payment's provider what it says about the reference the checkout sent."""
+
+    method: PaymentMethod
+    reference: str
+    buyer_id: str
+    total_amount: Decimal
+    currency: str
+    # What the checkout claimed: only the stand-in providers of crypto and escrow (until the
+    # chain adapter replaces them) go by it; a real provider ignores it.
+    claimed_final: bool = True
+
+
+@dataclass(frozen=True)
+class PaymentCheck:
+    """The provider's answer, judged against the order (domain.payments.judge)."""
+
+    verdict: Verdict
+    code: str | None = None  # an ErrorCode when refused
+    message: str = ""
+    provider_fee: Decimal | None = None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from db.engine import Database, create_database
 from db.migrate import upgrade
 from oms.settings import Settings
 from oms.temporal import connect, ensure_search_attributes
-from tests import servers
+from tests import factories, servers
 from worker import build_worker
 from workflows.converter import data_converter
 
@@ -66,10 +66,12 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def stripe_base() -> Iterator[str]:
-    """The API base URL of a localstripe (a stateful Stripe API) for the session."""
+    """The API base URL of a localstripe (a stateful Stripe API) for the session: card orders
+    anywhere in the suite are paid there (tests/factories.py)."""
     with servers.localstripe() as base:
+        factories.STRIPE["api_base"] = base
         yield base
 
 
@@ -122,10 +124,11 @@ def session_db_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(temporal_address: str, session_db_url: str) -> Settings:
+def settings(temporal_address: str, session_db_url: str, stripe_base: str) -> Settings:
     return Settings(
         database_url=session_db_url,
         temporal_address=temporal_address,
+        stripe_api_base=stripe_base,
         task_queue=f"orders-test-{uuid.uuid4().hex[:8]}",
         jwt_secret=JWT_SECRET,
         _env_file=None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -23,9 +24,11 @@ with workflow.unsafe.imports_passed_through():
         OrderWorkflowInput,
         Owed,
         OwedKind,
+        PaymentCheck,
         PaymentCommand,
         StatusChangeRecord,
         TimelineRecord,
+        VerifyPaymentCommand,
     )
     from domain.events import ExternalEvent
     from domain.order import initial_status
@@ -54,10 +57,26 @@ class OrderEffects:
         the server and a second workflow task per change (BENCHMARKS.md, run I)."""
         return await workflow.execute_local_activity_method(activity, command, **_PROJECTION)
 
-    async def create_order(self, now: datetime) -> tuple[OrderSnapshot, list[ExternalEvent]]:
-        """Write the order; returns its first snapshot and any events that arrived before it."""
+    async def verify_payment(self) -> PaymentCheck:
+        """Ask the payment's provider about the checkout's reference (it calls out, so it is
+        an ordinary activity, retried while the provider is unreachable)."""
+        req = self._input.request
+        return await workflow.execute_activity_method(
+            PaymentActivities.verify_payment,
+            VerifyPaymentCommand(method=req.payment.method, reference=req.payment.reference,
+                                 buyer_id=req.buyer_id, total_amount=req.total_amount,
+                                 currency=req.currency, claimed_final=req.payment.final),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+        )
+
+    async def create_order(self, now: datetime, *, paid: bool,
+                           provider_fee: Decimal | None = None
+                           ) -> tuple[OrderSnapshot, list[ExternalEvent]]:
+        """Write the order, paid or still pending; returns its first snapshot and any events
+        that arrived before it."""
         input, req = self._input, self._input.request
-        status = initial_status(req.payment.method, req.payment.final)
+        status = initial_status(req.payment.method, paid)
         delivery = (input.policy.express_delivery if req.shipping_method == "express"
                     else input.policy.standard_delivery)
         created = await self._project(
@@ -69,6 +88,7 @@ class OrderEffects:
                 initial_status=status,
                 created_at=now,
                 estimated_delivery=(now + delivery).date(),
+                provider_fee=provider_fee,
             ),
         )
         snapshot = OrderSnapshot(

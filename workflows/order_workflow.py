@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import timedelta
+from typing import NoReturn
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -19,11 +20,13 @@ with workflow.unsafe.imports_passed_through():
         OrderWorkflowInput,
         Owed,
         OwedKind,
+        PaymentCheck,
         StatusChangeRequest,
     )
     from domain.errors import CREATION_REJECTIONS, DomainError, ErrorCode
     from domain.events import ExternalEvent, decide, describe_event
     from domain.order import FINAL_STATUSES, ActorKind, OrderStatus, check_transition
+    from domain.payments import Verdict
     from domain.statuses import SHIPPING
     from domain.timers import TIMER_RULES, Deadline, TimerAction, next_deadline
     from workflows import shared
@@ -35,6 +38,8 @@ S = OrderStatus
 # histories of orders started before 0.1.0 (tests/histories/v3_*), so they are deprecated rather
 # than removed: a deprecated patch accepts histories with and without its marker.
 _RELEASED_PATCHES = ("events-and-time", "local-read-model-writes")
+# From 0.2.0 an order asks its payment provider before it counts as paid (CHANGELOG.md).
+VERIFY_PAYMENT = "verify-payment"
 
 
 @workflow.defn
@@ -57,7 +62,8 @@ class OrderWorkflow:
         self._input = input
         self._effects = OrderEffects(input)
         self._order: OrderSnapshot | None = None
-        self._rejection: tuple[str, str] | None = None  # (code, message)
+        # Why the order was never made: (code, message, whether a refund is under way).
+        self._rejection: tuple[str, str, bool] | None = None
         # Updates, signals and timers all change the order; the lock applies them in turn.
         self._lock = asyncio.Lock()
         self._version = 0  # bumped by every change, so the main loop re-plans its deadline
@@ -107,8 +113,15 @@ class OrderWorkflow:
     # ---- creation ------------------------------------------------------------------------------
 
     async def _create(self) -> OrderOutcome | None:
+        paid, fee = self._input.request.payment.final, None
+        if workflow.patched(VERIFY_PAYMENT):
+            check = await self._effects.verify_payment()
+            if check.verdict is Verdict.REFUSED:
+                await self._refuse(check)
+            paid, fee = check.verdict is Verdict.PAID, check.provider_fee
         try:
-            self._order, self._early = await self._effects.create_order(workflow.now())
+            self._order, self._early = await self._effects.create_order(
+                workflow.now(), paid=paid, provider_fee=fee)
         except (ActivityError, ApplicationError) as err:
             # A remote activity's failure arrives wrapped in an ActivityError, a local one's
             # as the activity raised it.
@@ -126,8 +139,9 @@ class OrderWorkflow:
             lambda: self._order is not None or self._rejection is not None
         )
         if self._rejection is not None:
-            code, message = self._rejection
-            raise ApplicationError(message, {"refund": "initiated"}, type=code, non_retryable=True)
+            code, message, refunding = self._rejection
+            details = ({"refund": "initiated"},) if refunding else ()
+            raise ApplicationError(message, *details, type=code, non_retryable=True)
         assert self._order is not None
         return self._order
 
@@ -140,9 +154,20 @@ class OrderWorkflow:
                 non_retryable=True,
             )
 
+    async def _refuse(self, check: PaymentCheck) -> NoReturn:
+        """The provider does not confirm the payment: nothing was written and no money moved.
+        The run fails rather than completes, so the reference stays usable: a new checkout
+        with it (its rightful buyer's) starts a fresh run (see order_commands.create_order)."""
+        code = check.code or ErrorCode.PAYMENT_NOT_CONFIRMED.value
+        self._rejection = (code, check.message, False)
+        workflow.upsert_search_attributes([shared.ORDER_STATUS.value_set("refused")])
+        workflow.set_current_details(f"refused ({code}): {check.message}")
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        raise ApplicationError(check.message, type=code, non_retryable=True)
+
     async def _reject(self, cause: ApplicationError) -> OrderOutcome:
         """The order cannot be made after the buyer paid: answer the caller, then refund."""
-        self._rejection = (cause.type or ErrorCode.INTERNAL_ERROR.value, cause.message)
+        self._rejection = (cause.type or ErrorCode.INTERNAL_ERROR.value, cause.message, True)
         workflow.upsert_search_attributes([shared.ORDER_STATUS.value_set("rejected")])
         workflow.set_current_details(f"rejected ({cause.type}); refunding the payment")
         await self._effects.refund(Owed(OwedKind.REFUND, f"order rejected: {cause.type}"), None)

@@ -28,7 +28,7 @@ async def market(api, session_db):
         await api.put(f"/api/users/{user}", json=body, headers=OPS)
     orders = {a: [], b: []}
     for buyer, seller, count in ((a, s1, 3), (b, s2, 2)):
-        listing = await seed_listing(session_db, seller_id=seller)
+        listing = await seed_listing(session_db, seller_id=seller, currency="USD")
         for _ in range(count):
             body = checkout_body(buyer_id=buyer, seller_id=seller, listing_id=listing,
                                  method="fiat", quantity=1, total=100)
@@ -45,7 +45,7 @@ async def test_a_buyer_list_shows_the_seller_and_pages(api, market):
     assert body["pagination"]["total"] == 3 and body["pagination"]["totalPages"] == 2
     item = body["orders"][0]
     assert item["seller"] == {"id": s1, "name": "Sam Seller", "storeName": "Sam's Sounds"}
-    assert "buyer" not in item and item["totalAmount"] == "100.000000"
+    assert "buyer" not in item and item["totalAmount"] == "100.00"
     second = await api.get(f"/api/orders/buyer/{a}?limit=2&cursor="
                            f"{body['pagination']['nextCursor']}", headers=bearer(a))
     ids = [o["id"] for o in body["orders"] + second.json()["orders"]]
@@ -122,7 +122,7 @@ async def test_a_seller_exports_its_orders_as_csv(api, market):
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert sorted(r["orderNumber"] for r in rows) == sorted(o["orderNumber"] for o in orders[a])
     assert {r["buyerName"] for r in rows} == {"Ann Able"}
-    assert {r["totalAmount"] for r in rows} == {"100.000000"}
+    assert {r["totalAmount"] for r in rows} == {"100.00"}
 
 
 async def test_stats_for_a_seller_and_the_platform(api, market):
@@ -130,7 +130,7 @@ async def test_stats_for_a_seller_and_the_platform(api, market):
     own = (await api.get("/api/orders/stats", headers=bearer(s1))).json()["stats"]
     assert own["scope"] == {"sellerId": s1}
     assert own["ordersCreated"] == 3 and own["countsByStatus"] == {"payment_confirmed": 3}
-    assert own["averageOrderValue"] == {"USDC": "100.000000"}
+    assert own["averageOrderValue"] == {"USD": "100.00"}
     assert own["paymentMethods"]["fiat"]["orders"] == 3
     platform = (await api.get("/api/orders/stats", headers=OPS)).json()["stats"]
     assert platform["scope"] == {"platform": True} and platform["ordersCreated"] >= 5

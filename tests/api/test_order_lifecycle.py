@@ -10,13 +10,13 @@ from sqlalchemy import select
 from api.auth import Role
 from db import tables as t
 from tests.conftest import bearer
-from tests.factories import checkout_body, seed_listing, unique
+from tests.factories import checkout_body, currency_for, seed_listing, unique
 from tests.polling import eventually
 
 pytestmark = pytest.mark.usefixtures("stack_worker")
 
 
-async def _people(api, session_db):
+async def _people(api, session_db, currency="USDC"):
     buyer, seller = unique("buyer"), unique("seller")
     ops = bearer("ops1", Role.OPERATOR)
     for user_id, name, store in ((buyer, "John Doe", None), (seller, "Alice Store", "Alice's")):
@@ -24,7 +24,7 @@ async def _people(api, session_db):
         if store:
             body["storeName"] = store
         assert (await api.put(f"/api/users/{user_id}", json=body, headers=ops)).status_code == 200
-    listing = await seed_listing(session_db, seller_id=seller)
+    listing = await seed_listing(session_db, seller_id=seller, currency=currency)
     return buyer, seller, listing
 
 
@@ -35,7 +35,7 @@ async def _status(api, order_id, who, status, **extra):
 
 @pytest.mark.parametrize("method", ["crypto", "fiat", "escrow"])
 async def test_an_order_goes_from_payment_to_completion(api, session_db, method):
-    buyer_id, seller_id, listing = await _people(api, session_db)
+    buyer_id, seller_id, listing = await _people(api, session_db, currency_for(method))
     buyer, seller, system = bearer(buyer_id), bearer(seller_id), bearer("carrier", Role.SYSTEM)
 
     created = await api.post("/api/orders", headers=buyer, json=checkout_body(
@@ -45,7 +45,9 @@ async def test_an_order_goes_from_payment_to_completion(api, session_db, method)
     first = "escrow_locked" if method == "escrow" else "payment_confirmed"
     assert created.json()["success"] is True
     assert order["status"] == first
-    assert order["totalAmount"] == "200.000000" and order["currency"] == "USDC"
+    # Card payments are in dollars (2 decimals), chain payments in a stablecoin (6).
+    exact = (lambda units: f"{units}.00") if method == "fiat" else (lambda units: f"{units}.000000")
+    assert order["totalAmount"] == exact(200) and order["currency"] == currency_for(method)
     assert order["orderNumber"].startswith("ORD-")
     order_id = order["id"]
 
@@ -66,7 +68,7 @@ async def test_an_order_goes_from_payment_to_completion(api, session_db, method)
                                 "email": f"{buyer_id}@example.com"}
     assert details["seller"]["storeName"] == "Alice's"
     assert details["items"][0]["quantity"] == 2
-    assert details["items"][0]["unitPrice"] == "100.000000"
+    assert details["items"][0]["unitPrice"] == exact(100)
     assert details["payment"]["method"] == method
     assert details["shipping"]["trackingNumber"] == "1Z999AA1234567890"
     assert details["shipping"]["estimatedDelivery"] == "2026-12-15"

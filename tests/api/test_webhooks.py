@@ -13,7 +13,7 @@ from api.auth import Role
 from db import tables as t
 from oms.settings import DEV_ESCROW_SECRET, DEV_SHIPPING_SECRET
 from tests.conftest import bearer
-from tests.factories import checkout_body, seed_listing, unique
+from tests.factories import checkout_body, currency_for, seed_listing, unique
 from tests.polling import eventually
 from webhooks.signature import sign
 
@@ -37,7 +37,7 @@ def scan(order_id, status, event_id=None, **extra):
 
 async def new_order(api, session_db, method="fiat"):
     buyer, seller = unique("buyer"), unique("seller")
-    listing = await seed_listing(session_db, seller_id=seller)
+    listing = await seed_listing(session_db, seller_id=seller, currency=currency_for(method))
     body = checkout_body(buyer_id=buyer, seller_id=seller, listing_id=listing, method=method)
     created = await api.post("/api/orders", json=body, headers=bearer(buyer))
     assert created.status_code == 201, created.text

@@ -21,7 +21,7 @@ METHODS = [PaymentMethod.CRYPTO, PaymentMethod.FIAT, PaymentMethod.ESCROW]
 
 async def make_order(db, *, seller, buyer, listing, at, quantity=1, method=PaymentMethod.FIAT):
     request = order_request(buyer_id=buyer, seller_id=seller, listing_id=listing, method=method,
-                            quantity=quantity, total=str(100 * quantity))
+                            quantity=quantity, total=str(100 * quantity), currency="USDC")
     wf = workflow_id_for(method, request.payment.reference)
     cmd = CreateOrderCommand(order_id=order_id_for(wf), workflow_id=wf, request=request,
                              initial_status=OrderStatus.PAYMENT_CONFIRMED, created_at=at,

@@ -49,7 +49,9 @@ async def _count(db: Database, table, **where) -> int:
 
 async def _new(db: Database, **kw):
     seller = unique("seller")
-    listing = await seed_listing(db, seller_id=seller, **kw.pop("listing", {}))
+    listing_kw = kw.pop("listing", {})
+    listing = await seed_listing(db, seller_id=seller, **listing_kw)
+    kw.setdefault("currency", listing_kw.get("currency", "USDC"))  # no provider sees these
     request = order_request(buyer_id=unique("buyer"), seller_id=seller, listing_id=listing,
                             method=kw.pop("method", PaymentMethod.FIAT), **kw)
     return request, _command(request)

@@ -16,12 +16,15 @@ from domain.commands import (
     CreateOrderCommand,
     EmailCommand,
     InventoryRestoreCommand,
+    PaymentCheck,
     PaymentCommand,
     PaymentOperationResult,
     StatusChangeRecord,
     TimelineRecord,
+    VerifyPaymentCommand,
 )
 from domain.events import ExternalEvent
+from domain.payments import Verdict
 
 
 class FakeOrderActivities:
@@ -29,19 +32,23 @@ class FakeOrderActivities:
 
     `rejection`: an error code create_order refuses the order with (as the real one does for
     a business refusal: non-retryable). `early_events`: webhook events the inbox held before
-    the order existed, handed over by create_order.
+    the order existed, handed over by create_order. `refusal`: an error code the payment
+    provider's verdict refuses the payment with; otherwise the payment is paid, or pending when
+    the checkout said so.
     """
 
     def __init__(self, *, rejection: str | None = None,
-                 early_events: list[ExternalEvent] | None = None) -> None:
+                 early_events: list[ExternalEvent] | None = None,
+                 refusal: str | None = None) -> None:
         self.calls: list[tuple[str, object]] = []
         self._rejection = rejection
         self._early_events = early_events or []
+        self._refusal = refusal
 
     def activities(self) -> list:
         return [self.create_order, self.record_status_change, self.record_timeline,
-                self.raise_alert, self.restore_inventory, self.refund_payment,
-                self.release_escrow, self.send_order_email]
+                self.raise_alert, self.restore_inventory, self.verify_payment,
+                self.refund_payment, self.release_escrow, self.send_order_email]
 
     def names(self) -> list[str]:
         """The activities asked for so far, in order."""
@@ -86,6 +93,13 @@ class FakeOrderActivities:
         return True
 
     # ---- PaymentActivities -----------------------------------------------------------------
+
+    @activity.defn(name="verify_payment")
+    async def verify_payment(self, cmd: VerifyPaymentCommand) -> PaymentCheck:
+        self.calls.append(("verify_payment", cmd))
+        if self._refusal is not None:
+            return PaymentCheck(Verdict.REFUSED, self._refusal, "the provider says no")
+        return PaymentCheck(Verdict.PAID if cmd.claimed_final else Verdict.PENDING)
 
     @activity.defn(name="refund_payment")
     async def refund_payment(self, cmd: PaymentCommand) -> PaymentOperationResult:

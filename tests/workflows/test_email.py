@@ -79,7 +79,7 @@ async def test_orders_email_the_buyer_and_the_seller_once_per_event(client, sess
     controller, inbox = smtp_server(port)
     try:
         buyer, seller = await people(session_db)
-        listing = await seed_listing(session_db, seller_id=seller)
+        listing = await seed_listing(session_db, seller_id=seller, currency="USD")
         request = order_request(buyer_id=buyer, seller_id=seller, listing_id=listing,
                                 method=PaymentMethod.FIAT)
         created = await order_commands.create_order(client, settings, request)

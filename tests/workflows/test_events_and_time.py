@@ -12,7 +12,7 @@ from db import tables as t
 from domain.commands import StatusChangeRequest
 from domain.events import EventSource, ExternalEvent
 from domain.order import ActorKind, OrderStatus, PaymentMethod
-from tests.factories import order_request, seed_listing, unique
+from tests.factories import currency_for, order_request, seed_listing, unique
 from tests.polling import eventually
 from workflows import shared
 from workflows.order_workflow import OrderWorkflow
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("stack_worker")
 
 async def _order(client, settings, db, method=PaymentMethod.FIAT):
     seller = unique("seller")
-    listing = await seed_listing(db, seller_id=seller)
+    listing = await seed_listing(db, seller_id=seller, currency=currency_for(method))
     request = order_request(buyer_id=unique("buyer"), seller_id=seller, listing_id=listing,
                             method=method)
     created = await order_commands.create_order(client, settings, request)

@@ -16,7 +16,7 @@ from api.errors import ApiError
 from db import tables as t
 from domain.commands import StatusChangeRequest
 from domain.order import ActorKind, OrderStatus, PaymentMethod, flow_for
-from tests.factories import order_request, seed_listing, unique
+from tests.factories import currency_for, order_request, seed_listing, unique
 from worker import build_worker
 from workflows import shared
 from workflows.order_workflow import OrderWorkflow
@@ -40,7 +40,7 @@ DRIVER = {
 
 async def _new_order(client, settings, session_db, method=PaymentMethod.ESCROW, **kw):
     seller, buyer = unique("seller"), unique("buyer")
-    listing = await seed_listing(session_db, seller_id=seller)
+    listing = await seed_listing(session_db, seller_id=seller, currency=currency_for(method))
     request = order_request(buyer_id=buyer, seller_id=seller, listing_id=listing, method=method,
                             **kw)
     snapshot = await order_commands.create_order(client, settings, request)
@@ -210,7 +210,7 @@ async def test_a_refund_the_gateway_fails_is_retried_and_recorded_once(client, s
     flaky = settings.model_copy(update={"task_queue": f"flaky-{uuid.uuid4().hex[:8]}",
                                         "gateway_fail_first_attempts": 2})
     seller = unique("seller")
-    listing = await seed_listing(session_db, seller_id=seller)
+    listing = await seed_listing(session_db, seller_id=seller, currency="USD")
     request = order_request(buyer_id=unique("buyer"), seller_id=seller, listing_id=listing,
                             method=PaymentMethod.FIAT, total="1")
     async with build_worker(client, session_db, flaky, flaky.task_queue):

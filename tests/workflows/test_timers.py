@@ -18,7 +18,7 @@ from db.engine import create_database
 from domain.commands import StatusChangeRequest
 from domain.order import ActorKind, OrderStatus, PaymentMethod
 from oms.settings import Settings
-from tests.factories import order_request, seed_listing, unique
+from tests.factories import currency_for, order_request, seed_listing, unique
 from tests.polling import eventually
 from worker import build_worker
 from workflows import shared
@@ -44,9 +44,9 @@ def ts_db_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-async def stack(env, ts_db_url):
+async def stack(env, ts_db_url, stripe_base):
     settings = Settings(database_url=ts_db_url, task_queue=f"ts-{uuid.uuid4().hex[:8]}",
-                        _env_file=None)
+                        stripe_api_base=stripe_base, _env_file=None)
     db = create_database(ts_db_url)
     async with build_worker(env.client, db, settings, settings.task_queue):
         yield env.client, settings, db
@@ -56,7 +56,7 @@ async def stack(env, ts_db_url):
 async def _order(stack, method=PaymentMethod.FIAT, final=True):
     client, settings, db = stack
     seller = unique("seller")
-    listing = await seed_listing(db, seller_id=seller)
+    listing = await seed_listing(db, seller_id=seller, currency=currency_for(method))
     request = order_request(buyer_id=unique("buyer"), seller_id=seller, listing_id=listing,
                             method=method, final=final)
     await order_commands.create_order(client, settings, request)

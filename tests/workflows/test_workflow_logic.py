@@ -20,6 +20,7 @@ import pytest
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
@@ -212,7 +213,7 @@ async def test_a_retried_creation_with_another_request_is_refused(orders):
         await order.handle.execute_update(OrderWorkflow.await_creation,
                                           CreationRequest(fingerprint="another-request"))
     assert err.value.cause.type == "IDEMPOTENCY_CONFLICT"
-    assert order.fakes.names() == ["create_order"]
+    assert order.fakes.names() == ["verify_payment", "create_order"]
 
 
 async def test_a_refused_creation_answers_with_its_code_and_refunds_once(orders):
@@ -223,11 +224,33 @@ async def test_a_refused_creation_answers_with_its_code_and_refunds_once(orders)
     assert err.value.cause.type == "LISTING_UNAVAILABLE"
     outcome = await order.handle.result()
     assert (outcome.status, outcome.rejection_code) == (None, "LISTING_UNAVAILABLE")
-    assert order.fakes.names() == ["create_order", "refund_payment"]
+    assert order.fakes.names() == ["verify_payment", "create_order", "refund_payment"]
     [refund] = order.fakes.inputs("refund_payment")
     assert (refund.amount, refund.payment_reference, refund.order_id) == (
         Decimal("200"), order.request.payment.reference, None)
     assert await order.snapshot() is None
+
+
+async def test_the_provider_is_asked_before_the_order_counts_as_paid(orders):
+    order = await orders.start(PaymentMethod.FIAT)
+    [asked] = order.fakes.inputs("verify_payment")
+    assert (asked.method, asked.reference, asked.buyer_id, asked.total_amount, asked.currency) == (
+        PaymentMethod.FIAT, order.request.payment.reference, order.request.buyer_id,
+        Decimal("200"), order.request.currency)
+    assert order.fakes.names()[:2] == ["verify_payment", "create_order"]
+
+
+@pytest.mark.parametrize("code", ["PAYMENT_NOT_CONFIRMED", "AMOUNT_MISMATCH"])
+async def test_a_payment_the_provider_refuses_makes_no_order_and_moves_no_money(orders, code):
+    order = await orders.prepare(PaymentMethod.FIAT, fakes=FakeOrderActivities(refusal=code))
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await order.create()
+    assert err.value.cause.type == code
+    assert not err.value.cause.details  # no refund: no money arrived
+    # The run fails rather than completes, so the reference is not used up by it.
+    with pytest.raises(WorkflowFailureError):
+        await order.handle.result()
+    assert order.fakes.names() == ["verify_payment"]
 
 
 async def test_events_that_arrived_before_the_order_are_applied_after_it(orders):
@@ -266,7 +289,7 @@ async def test_a_change_the_rules_refuse_is_answered_with_its_code(orders, statu
     assert err.value.cause.type == code
     assert err.value.cause.details[0]["currentStatus"] == "payment_confirmed"
     assert await order.snapshot() == order.created
-    assert order.fakes.names() == ["create_order"]
+    assert order.fakes.names() == ["verify_payment", "create_order"]
 
 
 async def test_shipping_needs_a_tracking_number(orders):
