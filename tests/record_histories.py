@@ -9,11 +9,15 @@ histories (CHANGELOG.md says which patch each version brought).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+
+from temporalio.client import WorkflowFailureError
 
 from api import order_commands
 from api.errors import ApiError
@@ -24,8 +28,8 @@ from domain.events import EventSource, ExternalEvent
 from domain.order import ActorKind, OrderStatus, PaymentMethod, flow_for
 from oms.settings import Settings
 from oms.temporal import connect
-from tests import servers
-from tests.factories import order_request, seed_listing
+from tests import factories, servers
+from tests.factories import card_payment, currency_for, order_request, seed_listing
 from worker import build_worker
 from workflows.order_workflow import OrderWorkflow
 from workflows.shared import workflow_id_for
@@ -35,13 +39,15 @@ ACTORS = {OrderStatus.IN_TRANSIT: ActorKind.SYSTEM, OrderStatus.DELIVERED: Actor
           OrderStatus.COMPLETED: ActorKind.BUYER}
 
 
-async def _record(address: str, db_url: str, only: str) -> None:
+async def _record(address: str, db_url: str, stripe_base: str, only: str) -> None:
     settings = Settings(database_url=db_url, temporal_address=address, _env_file=None,
-                        stuck_alert_after=timedelta(seconds=1))
+                        stripe_api_base=stripe_base, stuck_alert_after=timedelta(seconds=1))
     client = await connect(address)
     db = create_database(db_url)
-    listing = await seed_listing(db, seller_id="seller-rec", inventory=100,
-                                 listing_id="listing-rec")
+    for method in PaymentMethod:
+        await seed_listing(db, seller_id="seller-rec", inventory=100,
+                           listing_id=_listing(method), currency=currency_for(method))
+    listing = None  # each scenario's order takes the listing priced in its method's currency
     async with build_worker(client, db, settings, settings.task_queue):
         for name, scenario in SCENARIOS.items():
             if name.startswith(only):
@@ -50,9 +56,13 @@ async def _record(address: str, db_url: str, only: str) -> None:
     await db.dispose()
 
 
+def _listing(method: PaymentMethod) -> str:
+    return f"listing-rec-{currency_for(method).lower()}"
+
+
 async def _start(client, settings, listing, method, **kw):
-    request = order_request(buyer_id="buyer-rec", seller_id="seller-rec", listing_id=listing,
-                            method=method, **kw)
+    request = order_request(buyer_id="buyer-rec", seller_id="seller-rec",
+                            listing_id=listing or _listing(method), method=method, **kw)
     try:
         await order_commands.create_order(client, settings, request)
     except ApiError:
@@ -80,6 +90,22 @@ def _happy(method):
 async def _rejected(client, settings, listing):
     handle = await _start(client, settings, listing, PaymentMethod.FIAT, total="1")
     await handle.result()
+    return handle
+
+
+async def _payment_refused(client, settings, listing):
+    # A PaymentIntent paid by someone else: the provider's record names another buyer.
+    paid_by_another = card_payment(buyer_id="someone-else", total="200", currency="USD")
+    request = order_request(buyer_id="buyer-rec", seller_id="seller-rec",
+                            listing_id=_listing(PaymentMethod.FIAT), method=PaymentMethod.FIAT)
+    request = replace(request, payment=replace(request.payment, reference=paid_by_another,
+                                               payment_intent_id=paid_by_another))
+    with contextlib.suppress(ApiError):
+        await order_commands.create_order(client, settings, request)
+    handle = client.get_workflow_handle_for(
+        OrderWorkflow.run, workflow_id_for(PaymentMethod.FIAT, paid_by_another))
+    with contextlib.suppress(WorkflowFailureError):
+        await handle.result()
     return handle
 
 
@@ -126,20 +152,21 @@ async def _stuck_then_disputed_and_refunded(client, settings, listing):
 
 
 SCENARIOS = {
-    **{f"v1_{m.value}_happy_path": _happy(m) for m in PaymentMethod},
-    "v1_rejected_and_refunded": _rejected,
-    **{f"v2_{m.value}_happy_path": _happy(m) for m in PaymentMethod},
-    "v2_cancelled_by_buyer": _cancelled_by_buyer,
-    "v2_carrier_and_escrow_events": _carrier_and_escrow_events,
-    "v2_stuck_then_disputed_and_refunded": _stuck_then_disputed_and_refunded,
     # v3: release 0.1.0.
     **{f"v3_{m.value}_happy_path": _happy(m) for m in PaymentMethod},
     "v3_rejected_and_refunded": _rejected,
     "v3_cancelled_by_buyer": _cancelled_by_buyer,
     "v3_carrier_and_escrow_events": _carrier_and_escrow_events,
     "v3_stuck_then_disputed_and_refunded": _stuck_then_disputed_and_refunded,
+    # v4: payments verified with their provider (patch "verify-payment").
+    **{f"v4_{m.value}_happy_path": _happy(m) for m in PaymentMethod},
+    "v4_payment_refused": _payment_refused,
+    "v4_rejected_and_refunded": _rejected,
+    "v4_cancelled_by_buyer": _cancelled_by_buyer,
+    "v4_carrier_and_escrow_events": _carrier_and_escrow_events,
+    "v4_stuck_then_disputed_and_refunded": _stuck_then_disputed_and_refunded,
 }
-CURRENT = "v3"  # what the code records today; earlier prefixes are never re-recorded
+CURRENT = "v4"  # what the code records today; earlier prefixes are never re-recorded
 
 
 def _write(name: str, history) -> None:
@@ -152,10 +179,12 @@ def main() -> None:
     # Only the histories whose names start with the argument (the current version by
     # default): histories of earlier code stay as they were recorded.
     only = sys.argv[1] if len(sys.argv) > 1 else CURRENT
-    with tempfile.TemporaryDirectory() as tmp, servers.temporal_dev_server() as address:
+    with (tempfile.TemporaryDirectory() as tmp, servers.temporal_dev_server() as address,
+          servers.localstripe() as stripe_base):
+        factories.STRIPE["api_base"] = stripe_base
         db_url = f"sqlite+aiosqlite:///{tmp}/oms.db"
         upgrade(db_url)
-        asyncio.run(_record(address, db_url, only))
+        asyncio.run(_record(address, db_url, stripe_base, only))
 
 
 if __name__ == "__main__":
