@@ -25,8 +25,8 @@ _CODES: dict[ErrorCode, tuple[int, bool, str]] = {
     ErrorCode.INVALID_TRANSITION: (409, False, "Reload the order and choose a valid next status"),
     ErrorCode.INSUFFICIENT_INVENTORY: (409, False, "Reduce the quantity; the payment is refunded"),
     ErrorCode.LISTING_UNAVAILABLE: (409, False, "Browse similar items; the payment is refunded"),
-    ErrorCode.AMOUNT_MISMATCH: (422, False,
-                                "Check the price and currency; the payment is refunded"),
+    ErrorCode.AMOUNT_MISMATCH: (422, False, "Check the price and currency; a payment taken "
+                                            "for this order is refunded"),
     ErrorCode.PAYMENT_NOT_CONFIRMED: (422, True, "Verify payment status and retry"),
     ErrorCode.INVALID_SHIPPING_ADDRESS: (422, True, "Correct the shipping address and retry"),
     ErrorCode.IDEMPOTENCY_CONFLICT: (409, False, "Use a new payment for a different order"),
