@@ -34,11 +34,12 @@ class Obligations:
             self._email(order, notice.kind, (notice.party,))
 
     def on_change(self, before: OrderStatus, order: OrderSnapshot, change: OrderChange, *,
-                  shipped: bool) -> None:
+                  shipped: bool, settle_fully: bool) -> None:
         """Owe what moving from `before` to the order's status costs, and its email."""
         self.owed += compensations(
             before, order.status, method=order.payment_method, shipped=shipped,
             settled_externally=change.settled_externally, refund_amount=change.refund_amount,
+            total=order.total_amount, settle_fully=settle_fully,
             reason=change.reason or order.status.value,
         )
         email = info(order.status).email

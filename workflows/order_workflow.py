@@ -40,6 +40,9 @@ S = OrderStatus
 _RELEASED_PATCHES = ("events-and-time", "local-read-model-writes")
 # From 0.2.0 an order asks its payment provider before it counts as paid (CHANGELOG.md).
 VERIFY_PAYMENT = "verify-payment"
+# From 0.2.0 a refund settles the order fully: stock back when it never shipped, the rest of a
+# partially refunded escrow released to the seller (domain/compensation.py).
+SETTLE_FULLY = "settle-fully"
 
 
 @workflow.defn
@@ -346,8 +349,13 @@ class OrderWorkflow:
         await self._effects.record_change(order, changed, change)
         self._publish()
         self._obligations.on_change(order.status, changed, change,
-                                    shipped=self._shipped_at is not None)
+                                    shipped=self._shipped_at is not None,
+                                    settle_fully=self._settles_fully(changed.status))
         return changed
+
+    def _settles_fully(self, status: OrderStatus) -> bool:
+        # The patch decides only refunds; asked only then, so other orders record no marker.
+        return status is not S.REFUNDED or workflow.patched(SETTLE_FULLY)
 
     # ---- queries, continue-as-new, search attributes ----------------------------------------
 

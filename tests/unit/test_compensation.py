@@ -49,3 +49,26 @@ def test_money_the_contract_already_moved_is_not_moved_again():
 @pytest.mark.parametrize("target", [S.ORDER_CONFIRMED, S.SHIPPED, S.DELIVERED, S.DISPUTED])
 def test_ordinary_progress_owes_nothing(target):
     assert kinds(S.PAYMENT_CONFIRMED, target) == []
+
+
+def test_a_refund_before_shipping_gives_the_stock_back():
+    # An escrow disputed while still locked and refunded never left the seller.
+    assert kinds(S.DISPUTED, S.REFUNDED, method=M.ESCROW) == [("refund", None), ("restock", None)]
+    assert kinds(S.PAYMENT_CONFIRMED, S.REFUNDED) == [("refund", None), ("restock", None)]
+
+
+def test_a_partial_refund_of_an_escrow_releases_the_rest_to_the_seller():
+    assert kinds(S.DISPUTED, S.REFUNDED, method=M.ESCROW, shipped=True,
+                 refund_amount=Decimal("50"), total=Decimal("200")) == [
+        ("refund", Decimal("50")), ("release", Decimal("150"))]
+
+
+@pytest.mark.parametrize("method", [M.FIAT, M.CRYPTO])
+def test_a_partial_refund_of_a_direct_payment_leaves_the_rest_with_the_seller(method):
+    assert kinds(S.DISPUTED, S.REFUNDED, method=method, shipped=True,
+                 refund_amount=Decimal("50"), total=Decimal("200")) == [("refund", Decimal("50"))]
+
+
+def test_orders_started_before_full_settlement_keep_their_old_compensation():
+    assert kinds(S.DISPUTED, S.REFUNDED, method=M.ESCROW, refund_amount=Decimal("50"),
+                 total=Decimal("200"), settle_fully=False) == [("refund", Decimal("50"))]

@@ -348,6 +348,20 @@ async def test_a_partial_refund_after_a_dispute_refunds_that_amount(orders):
         (Decimal("50"), "damaged")]
 
 
+async def test_a_partly_refunded_escrow_is_settled_fully_and_its_stock_comes_back(orders):
+    # Disputed while still locked (never shipped), refunded 50 of 200: the buyer gets 50, the
+    # seller the other 150 from the escrow, and the stock goes back to the listing.
+    order = await orders.start(PaymentMethod.ESCROW)
+    await order.change(S.DISPUTED, ActorKind.BUYER, evidence=["photo: broken.jpg"])
+    await order.change(S.REFUNDED, ActorKind.OPERATOR, reason="damaged",
+                       refund_amount=Decimal("50"))
+    assert (await order.handle.result()).status is S.REFUNDED
+    assert order.fakes.money_and_stock() == ["refund_payment", "release_escrow",
+                                             "restore_inventory"]
+    [release] = order.fakes.inputs("release_escrow")
+    assert release.amount == Decimal("150")
+
+
 async def test_emails_are_owed_on_creation_and_on_the_statuses_that_have_one(orders):
     order = await orders.start(send_email=True)
     await order.move(S.ORDER_CONFIRMED, S.PROCESSING)
