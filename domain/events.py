@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from domain.order import OrderStatus, can_transition
+from domain.order import OrderStatus, PaymentMethod, can_transition
 
 S = OrderStatus
 
@@ -118,6 +118,17 @@ def _escrow(current: OrderStatus, event: ExternalEvent) -> EventDecision:
         outcome = DISPUTE_OUTCOMES.get(event.outcome or "")
         return EventDecision(target=outcome, settled_externally=outcome is not None)
     return EventDecision(target=None)
+
+
+def escrow_event_refusal(method: PaymentMethod, order_escrow_id: str | None,
+                         event_escrow_id: str | None) -> str | None:
+    """Why an escrow-contract event may not touch the order it names, or None if it may: the
+    contract speaks only for escrow orders, and only for the escrow it holds for them."""
+    if method is not PaymentMethod.ESCROW:
+        return f"escrow events apply only to escrow orders; this one was paid by {method}"
+    if event_escrow_id is not None and event_escrow_id != order_escrow_id:
+        return "the event's escrowId belongs to another order"
+    return None
 
 
 def _forward(current: OrderStatus, target: OrderStatus | None) -> OrderStatus | None:

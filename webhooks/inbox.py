@@ -7,6 +7,7 @@ and a starting order claims the events that arrived before it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import TypeAdapter
@@ -17,6 +18,7 @@ from db import tables as t
 from db.ids import row_id
 from db.upsert import insert_ignore
 from domain.events import ExternalEvent
+from domain.order import PaymentMethod
 from webhooks.outcomes import InboxOutcome
 
 _inbox = t.webhook_events
@@ -39,16 +41,29 @@ async def record(conn: AsyncConnection, event: ExternalEvent, outcome: InboxOutc
     return inserted == 1
 
 
-async def look_up(conn: AsyncConnection, event: ExternalEvent, order_id: str | None
-                  ) -> tuple[bool, str | None]:
-    """Whether the event is in the inbox already, and the workflow of the order it names: one
-    statement, since every webhook asks both before anything else."""
+@dataclass(frozen=True)
+class Lookup:
+    seen: bool  # the inbox holds the event already
+    workflow_id: str | None  # of the order the event names, if it exists
+    payment_method: PaymentMethod | None = None
+    escrow_id: str | None = None
+
+
+async def look_up(conn: AsyncConnection, event: ExternalEvent, order_id: str | None) -> Lookup:
+    """Whether the event is in the inbox already, and the order it names: one statement, since
+    every webhook asks both before anything else."""
     seen = exists().where(_inbox.c.source == event.source.value,
                           _inbox.c.event_id == event.event_id)
-    workflow = (select(t.orders.c.workflow_id).where(t.orders.c.id == order_id)
-                .scalar_subquery())
-    row = (await conn.execute(select(seen.label("seen"), workflow.label("workflow_id")))).one()
-    return bool(row.seen), row.workflow_id
+    o = t.orders
+
+    def of_order(column):
+        return select(column).where(o.c.id == order_id).scalar_subquery().label(column.name)
+
+    row = (await conn.execute(select(seen.label("seen"), of_order(o.c.workflow_id),
+                                     of_order(o.c.payment_method),
+                                     of_order(o.c.escrow_id)))).one()
+    method = PaymentMethod(row.payment_method) if row.payment_method else None
+    return Lookup(bool(row.seen), row.workflow_id, method, row.escrow_id)
 
 
 async def mark(conn: AsyncConnection, event: ExternalEvent, outcome: InboxOutcome, *,

@@ -11,18 +11,22 @@ unknown orders and types are recorded here, so providers stop retrying.
 
 from __future__ import annotations
 
+import logging
+
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.metrics import WEBHOOK_EVENTS
 from db.engine import Database
-from domain.events import ExternalEvent
+from domain.events import EventSource, ExternalEvent, escrow_event_refusal
 from domain.order import PaymentMethod
 from webhooks import inbox
 from webhooks.outcomes import InboxOutcome
 from webhooks.schemas import EscrowEventIn, ShippingEventIn
 from workflows.order_workflow import OrderWorkflow
 from workflows.shared import workflow_id_for
+
+log = logging.getLogger("oms.webhooks")
 
 
 async def ingest(db: Database, client: Client, body: ShippingEventIn | EscrowEventIn
@@ -37,15 +41,21 @@ async def _ingest(db: Database, client: Client, body: ShippingEventIn | EscrowEv
                   ) -> InboxOutcome:
     event = body.to_event()
     async with db.reader.connect() as conn:
-        seen, workflow_id = await inbox.look_up(conn, event, body.order_id)
-    if seen:
+        found = await inbox.look_up(conn, event, body.order_id)
+    if found.seen:
         return InboxOutcome.DUPLICATE
-    if workflow_id is None:
-        workflow_id = _escrow_workflow(body)
+    workflow_id = found.workflow_id or _escrow_workflow(body)
+    refusal = None
+    if event.source is EventSource.ESCROW and found.payment_method is not None:
+        refusal = escrow_event_refusal(found.payment_method, found.escrow_id,
+                                       getattr(body, "escrow_id", None))
     if not body.known:
         outcome = InboxOutcome.UNKNOWN_TYPE
     elif workflow_id is None:
         outcome = InboxOutcome.UNKNOWN_ORDER
+    elif refusal is not None:
+        log.warning("escrow event %s refused: %s", event.event_id, refusal)
+        outcome = InboxOutcome.REJECTED
     else:
         outcome = await _deliver(client, workflow_id, event)
         if outcome is InboxOutcome.ACCEPTED:

@@ -27,6 +27,9 @@ class InboxOutcome(StrEnum):
     UNKNOWN_ORDER = "unknown_order"
     UNKNOWN_TYPE = "unknown_type"
     ORDER_CLOSED = "order_closed"  # the order is final and its workflow has ended
+    # Recorded and acknowledged, never applied: the event may not touch the order it names
+    # (an escrow event for a card order, or for another order's escrow).
+    REJECTED = "rejected"
 
 
 class Rejection(StrEnum):

@@ -172,6 +172,35 @@ async def test_escrow_release_completes_without_a_second_release(api, session_db
     assert ledger == []  # the contract already paid the seller
 
 
+def _escrow_event(kind: str, **names) -> dict:
+    return {"eventId": unique("chain"), "type": kind, "transactionHash": "0x" + "cd" * 32,
+            "occurredAt": datetime.now(UTC).isoformat(), **names}
+
+
+@pytest.mark.parametrize("method", ["fiat", "crypto"])
+async def test_an_escrow_event_for_an_order_paid_otherwise_is_recorded_and_never_applied(
+        api, session_db, method):
+    order_id, _, _, _ = await new_order(api, session_db, method=method)
+    event = _escrow_event("EscrowRefunded", orderId=order_id)
+    answer = await post_signed(api, "escrow", event)
+    assert answer.status_code == 200 and answer.json()["status"] == "rejected"
+    assert (await post_signed(api, "escrow", event)).json()["status"] == "duplicate"
+    async with session_db.reader.connect() as conn:
+        row = (await conn.execute(select(t.webhook_events.c.status).where(
+            t.webhook_events.c.event_id == event["eventId"]))).one()
+    assert row.status == "rejected"
+    assert (await order_state(api, order_id))["status"] == "payment_confirmed"
+
+
+async def test_an_escrow_event_naming_another_orders_escrow_is_refused(api, session_db):
+    order_id, _, _, _ = await new_order(api, session_db, method="escrow")
+    _, _, _, other = await new_order(api, session_db, method="escrow")
+    event = _escrow_event("DisputeCreated", orderId=order_id,
+                          escrowId=other["paymentResult"]["escrowId"], disputeId="d-9")
+    assert (await post_signed(api, "escrow", event)).json()["status"] == "rejected"
+    assert (await order_state(api, order_id))["status"] == "escrow_locked"
+
+
 @pytest.mark.parametrize(
     ("event", "status"),
     [({"eventId": "u1", "orderId": "00000000-0000-0000-0000-000000000000",

@@ -41,8 +41,8 @@ async def test_an_event_is_recorded_once_and_then_seen(db):
         assert not await inbox.record(conn, event, Outcome.UNKNOWN_ORDER, order_id=None,
                                       workflow_id=None)
     async with db.reader.connect() as conn:
-        assert await inbox.look_up(conn, event, None) == (True, None)
-        assert await inbox.look_up(conn, _event(), None) == (False, None)
+        assert await inbox.look_up(conn, event, None) == inbox.Lookup(True, None)
+        assert await inbox.look_up(conn, _event(), None) == inbox.Lookup(False, None)
 
 
 async def test_early_events_are_claimed_in_order_and_handed_over_again_on_retry(db):
