@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -35,7 +36,7 @@ from domain.commands import (
 )
 from domain.errors import ErrorCode
 from domain.order import PaymentMethod
-from domain.payments import PaymentStatus, VerifiedPayment, judge
+from domain.payments import PaymentStatus, VerifiedPayment, judge, settled_payment_state
 from payments.errors import PaymentProviderError
 from payments.stripe_provider import StripeProvider
 
@@ -181,7 +182,32 @@ class PaymentActivities:
                 select(ops.c.external_id, ops.c.status)
                 .where(ops.c.idempotency_key == cmd.idempotency_key)
             )).one()
+            await _record_payment_state(conn, cmd.workflow_id)
         return PaymentOperationResult(cmd.idempotency_key, row.external_id, row.status)
+
+
+async def _record_payment_state(conn, workflow_id: str) -> None:
+    """The order's payment state after the money movements its ledger holds (a retry finds the
+    same rows and writes the same state). An order refused at creation has no row to update."""
+    ops, o = t.payment_operations, t.orders
+    # Summed here, not in SQL: SQLite would add the exact text amounts as floats.
+    by_kind: dict[str, Decimal] = {}
+    for kind, amount in (await conn.execute(
+            select(ops.c.kind, ops.c.amount)
+            .where(ops.c.workflow_id == workflow_id, ops.c.status == "succeeded"))).all():
+        by_kind[kind] = by_kind.get(kind, ZERO) + amount
+    total = (await conn.execute(select(o.c.total_amount).where(o.c.workflow_id == workflow_id))
+             ).scalar_one_or_none()
+    if total is None:
+        return
+    state = settled_payment_state(total=total, refunded=by_kind.get("refund", ZERO),
+                                  released="release" in by_kind)
+    if state is not None:
+        await conn.execute(update(o).where(o.c.workflow_id == workflow_id)
+                           .values(payment_status=state.value))
+
+
+ZERO = Decimal(0)
 
 
 def payment_providers(stripe: StripeProvider) -> dict[PaymentMethod, PaymentProvider]:

@@ -55,14 +55,16 @@ def status_change_reply(snapshot: OrderSnapshot) -> dict[str, Any]:
     return {"success": True, "order": status_changed(snapshot)}
 
 
-_PAYMENT_STATUS = {"escrow": {"confirmed": "locked"}}
+def payment_operation(op: Row) -> dict[str, Any]:
+    """A refund or release the provider confirmed."""
+    return {"kind": op.kind, "amount": money(op.amount, op.currency), "currency": op.currency,
+            "providerId": op.external_id, "status": op.status, "reason": op.reason,
+            "at": iso(op.created_at)}
 
 
-def order_details(order: Row, items: list[Row], events: list[Row]) -> dict[str, Any]:
+def order_details(order: Row, items: list[Row], events: list[Row],
+                  operations: list[Row]) -> dict[str, Any]:
     cur = order.currency
-    payment_status = _PAYMENT_STATUS.get(order.payment_method, {}).get(
-        order.payment_status, order.payment_status
-    )
     return {
         "id": order.id,
         "orderNumber": order.order_number,
@@ -87,7 +89,8 @@ def order_details(order: Row, items: list[Row], events: list[Row]) -> dict[str, 
         ],
         "payment": {
             "method": order.payment_method,
-            "status": payment_status,
+            "status": order.payment_status,
+            "operations": [payment_operation(op) for op in operations],
             "transactionHash": order.transaction_hash,
             "escrowId": order.escrow_id,
             "paymentIntentId": order.payment_intent_id,
@@ -201,6 +204,7 @@ def list_item(row: Row, view: str, caller: str | None = None) -> dict[str, Any]:
         "totalAmount": money(row.total_amount, row.currency),
         "currency": row.currency,
         "paymentMethod": row.payment_method,
+        "paymentStatus": row.payment_status,
         "createdAt": iso(row.created_at),
         "estimatedDelivery": iso(row.estimated_delivery),
         "trackingNumber": row.tracking_number,

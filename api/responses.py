@@ -82,9 +82,21 @@ class OrderItem(Out):
     total_price: Money | None
 
 
+class PaymentOperation(Out):
+    kind: str = Field(description="refund or release")
+    amount: Money | None
+    currency: str
+    provider_id: str = Field(description="the provider's id for it (a Stripe refund id, ...)")
+    status: str
+    reason: str | None
+    at: Timestamp | None
+
+
 class Payment(Out):
     method: str
-    status: str
+    status: str = Field(description="pending, confirmed, locked, partially_refunded, refunded, "
+                                    "released or failed")
+    operations: list[PaymentOperation]
     transaction_hash: str | None
     escrow_id: str | None
     payment_intent_id: str | None
@@ -181,6 +193,7 @@ class ListItem(Out):
     total_amount: Money | None
     currency: str
     payment_method: str
+    payment_status: str
     created_at: Timestamp | None
     estimated_delivery: Day | None
     tracking_number: str | None

@@ -22,6 +22,7 @@ from domain.commands import CreatedOrder, CreateOrderCommand, StatusChangeRecord
 from domain.errors import DomainError, ErrorCode
 from domain.money import quantize, to_wire
 from domain.order import ActorKind, OrderStatus
+from domain.payments import initial_payment_state
 from domain.statuses import describe, info
 from live import outbox as live_outbox
 from webhooks import inbox
@@ -80,7 +81,8 @@ async def _insert_order(conn: AsyncConnection, cmd: CreateOrderCommand, listing,
             total_amount=total,
             currency=req.currency,
             payment_method=pay.method.value,
-            payment_status="confirmed" if pay.final else "pending",
+            payment_status=initial_payment_state(
+                pay.method, cmd.initial_status is not OrderStatus.PAYMENT_PENDING).value,
             payment_reference=pay.reference,
             payment_intent_id=pay.payment_intent_id,
             transaction_hash=pay.transaction_hash,
@@ -237,11 +239,11 @@ async def record_status_change(conn: AsyncConnection, rec: StatusChangeRecord) -
         values["carrier"] = rec.carrier
     if rec.estimated_delivery:
         values["estimated_delivery"] = rec.estimated_delivery
-    stamps = info(rec.new_status).stamps
-    if stamps is not None:
-        values[stamps] = rec.occurred_at
-    if rec.new_status is OrderStatus.REFUNDED:
-        values["payment_status"] = "refunded"
+    row = info(rec.new_status)
+    if row.stamps is not None:
+        values[row.stamps] = rec.occurred_at
+    if row.payment_state is not None:
+        values["payment_status"] = row.payment_state.value
     if rec.new_status is OrderStatus.CANCELLED and rec.previous_status is not None:
         values["cancelled_from"] = rec.previous_status.value
     if rec.tracking_number:

@@ -51,6 +51,14 @@ async def order_items(conn: AsyncConnection, order_id: str) -> list[Row]:
     return list((await conn.execute(query)).all())
 
 
+async def payment_operations(conn: AsyncConnection, workflow_id: str) -> list[Row]:
+    """The refunds and releases the order's provider confirmed, oldest first."""
+    ops = t.payment_operations
+    query = (select(ops).where(ops.c.workflow_id == workflow_id)
+             .order_by(ops.c.created_at, ops.c.id))
+    return list((await conn.execute(query)).all())
+
+
 async def timeline(conn: AsyncConnection, order_id: str) -> list[Row]:
     query = (
         select(t.order_tracking_events)

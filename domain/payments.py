@@ -11,6 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from domain.errors import ErrorCode
+from domain.order import PaymentMethod
 
 
 class PaymentStatus(StrEnum):
@@ -54,6 +55,36 @@ class ProviderRefund:
     amount: Decimal  # major units
     currency: str
     idempotency_key: str
+
+
+class PaymentState(StrEnum):
+    """Where an order's money is, beside its lifecycle status. Every state but `pending` comes
+    from the provider: its verdict, or a refund or release it confirmed."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"  # paid directly (card, crypto transfer)
+    LOCKED = "locked"  # held by the escrow contract
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    RELEASED = "released"  # the escrow paid the seller
+    FAILED = "failed"
+
+
+def initial_payment_state(method: PaymentMethod, paid: bool) -> PaymentState:
+    if not paid:
+        return PaymentState.PENDING
+    return PaymentState.LOCKED if method is PaymentMethod.ESCROW else PaymentState.CONFIRMED
+
+
+def settled_payment_state(*, total: Decimal, refunded: Decimal, released: bool
+                          ) -> PaymentState | None:
+    """The state after the provider confirmed refunds adding up to `refunded` and, if
+    `released`, the escrow's release; None when no money has moved back or out yet."""
+    if refunded >= total:
+        return PaymentState.REFUNDED
+    if refunded > 0:
+        return PaymentState.PARTIALLY_REFUNDED  # the rest stays with (or went to) the seller
+    return PaymentState.RELEASED if released else None
 
 
 class Verdict(StrEnum):

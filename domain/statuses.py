@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from domain.order import OrderStatus
+from domain.payments import PaymentState
 
 S = OrderStatus
 
@@ -52,6 +53,9 @@ class StatusInfo:
     title: str  # the in-app notification's title
     email: Email | None  # sent on entering the status; None: no email
     stamps: str | None  # the read-model column set to the time the order entered the status
+    # The payment state entering the status shows; None: the status leaves it as it is (money
+    # moved by a refund or release changes it once the provider confirms the operation).
+    payment_state: PaymentState | None = None
 
 
 STATUSES: dict[OrderStatus, StatusInfo] = {
@@ -59,10 +63,11 @@ STATUSES: dict[OrderStatus, StatusInfo] = {
         StatusGroup.AWAITING_PAYMENT, "Waiting for payment confirmation",
         "Waiting for payment", None, None),
     S.PAYMENT_CONFIRMED: StatusInfo(
-        StatusGroup.AWAITING_SELLER, "Payment confirmed", "Payment confirmed", None, None),
+        StatusGroup.AWAITING_SELLER, "Payment confirmed", "Payment confirmed", None, None,
+        PaymentState.CONFIRMED),
     S.ESCROW_LOCKED: StatusInfo(
         StatusGroup.AWAITING_SELLER, "Payment secured in escrow", "Payment secured in escrow",
-        None, None),
+        None, None, PaymentState.LOCKED),
     S.ORDER_CONFIRMED: StatusInfo(
         StatusGroup.FULFILMENT, "Order confirmed by seller", "Order confirmed",
         Email("order_confirmed", BUYER), None),
@@ -92,7 +97,7 @@ STATUSES: dict[OrderStatus, StatusInfo] = {
     S.REFUNDED: StatusInfo(
         StatusGroup.FINAL, "Payment refunded", "Order refunded", Email("refunded", BOTH), None),
     S.FAILED: StatusInfo(
-        StatusGroup.FINAL, "Payment failed", "Payment failed", None, None),
+        StatusGroup.FINAL, "Payment failed", "Payment failed", None, None, PaymentState.FAILED),
 }
 
 

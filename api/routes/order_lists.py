@@ -117,7 +117,7 @@ async def stats(
 
 
 CSV_COLUMNS = ["orderNumber", "id", "status", "createdAt", "buyerId", "buyerName",
-               "totalAmount", "currency", "paymentMethod", "trackingNumber",
+               "totalAmount", "currency", "paymentMethod", "paymentStatus", "trackingNumber",
                "estimatedDelivery"]
 
 
@@ -144,7 +144,8 @@ async def export_csv(seller_id: UserIdPath, params: Params, user: CurrentUser,
                 yield _csv_line([item["orderNumber"], item["id"], item["status"],
                                  item["createdAt"], r.buyer_id, r.buyer_name,
                                  item["totalAmount"], item["currency"], item["paymentMethod"],
-                                 item["trackingNumber"], item["estimatedDelivery"]])
+                                 item["paymentStatus"], item["trackingNumber"],
+                                 item["estimatedDelivery"]])
             if page.next_key is None:
                 return
             after = page.next_key

@@ -45,8 +45,9 @@ async def get_order(order: VisibleOrder, db: DbDep) -> dict[str, Any]:
         details = await queries.order_with_people(conn, order.id)
         items = await queries.order_items(conn, order.id)
         events = await queries.timeline(conn, order.id)
+        operations = await queries.payment_operations(conn, order.workflow_id)
     assert details is not None
-    return {"order": presenters.order_details(details, items, events)}
+    return {"order": presenters.order_details(details, items, events, operations)}
 
 
 @router.put("/{order_id}/status", operation_id="changeOrderStatus", response_model=StatusChanged,
