@@ -14,7 +14,8 @@ moves no money, so it is for development only.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
@@ -131,15 +132,18 @@ class PaymentActivities:
 
     async def _operate(self, kind: str, cmd: PaymentCommand) -> PaymentOperationResult:
         attempt = activity.info().attempt
-        if self._latency:
-            await asyncio.sleep(self._latency)
         if attempt <= self._fail_first:
             metrics.PAYMENT_FAILURES.labels(cmd.method.value, f"{kind}_gateway_error").inc()
             raise GatewayUnavailable(f"{kind} service unavailable (attempt {attempt})")
         provider = self._providers[cmd.method]
         operation = provider.refund(cmd) if kind == "refund" else provider.release(cmd)
-        external_id = await self._call(operation)
-        result = await self._record(kind, cmd, external_id, attempt)
+        async with _heartbeating():
+            external_id = await self._call(operation)
+            if self._latency:
+                # Spent after the provider acted and before the ledger row: the window in
+                # which a worker that dies leaves money moved but not yet recorded.
+                await asyncio.sleep(self._latency)
+            result = await self._record(kind, cmd, external_id, attempt)
         activity.logger.info("%s %s recorded as %s", kind, cmd.idempotency_key,
                              result.external_id)
         return result
@@ -208,6 +212,31 @@ async def _record_payment_state(conn, workflow_id: str) -> None:
 
 
 ZERO = Decimal(0)
+
+
+# Well inside the heartbeat timeout of the workflow's money activities (order_effects.py).
+_HEARTBEAT_EVERY = 1.0
+
+
+@contextlib.asynccontextmanager
+async def _heartbeating() -> AsyncIterator[None]:
+    """Heartbeat while the body runs. A worker that dies mid-operation then stops beating, and
+    Temporal gives the operation to another worker within the heartbeat timeout (rather than
+    the start-to-close timeout), while a slow provider call on a live worker keeps beating and
+    is not taken for a dead one."""
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(_HEARTBEAT_EVERY)
+
+    beating = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
 
 
 def payment_providers(stripe: StripeProvider) -> dict[PaymentMethod, PaymentProvider]:

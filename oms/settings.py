@@ -79,7 +79,9 @@ class Settings(BaseSettings):
     # The ledger gateway fails this many attempts of each operation before succeeding, so
     # retries and compensation can be shown on demand. 0 in normal use.
     gateway_fail_first_attempts: int = Field(0, ge=0, le=100)
-    # ... and takes this long per operation, as a remote payment service would.
+    # ... and takes this long per operation, as a remote payment service would. The time is
+    # spent after the provider has acted and before the ledger row is written: the window
+    # in which a crash matters, which this widens for demonstrations and tests.
     gateway_latency: timedelta = Field(timedelta(0), le=timedelta(seconds=30))
 
     @field_validator("database_url")

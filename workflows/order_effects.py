@@ -39,9 +39,11 @@ _PROJECTION = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
 }
-# Money owed is retried without limit until the gateway takes it.
+# Money owed is retried without limit until the gateway takes it. The activities heartbeat
+# while they work, so an attempt whose worker died is retried elsewhere within seconds.
 _PAYMENT = {
     "start_to_close_timeout": timedelta(seconds=60),
+    "heartbeat_timeout": timedelta(seconds=10),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=5)),
 }
 _ALERT_IDS = uuid.UUID("c1f9a1a4-6d1e-4f51-9a43-5b0b7f3e2a77")
