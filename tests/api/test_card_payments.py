@@ -137,28 +137,40 @@ async def _created(api, buyer, body):
     return answer
 
 
+async def _payment(api, order_id: str, who: str) -> dict:
+    details = (await api.get(f"/api/orders/{order_id}", headers=bearer(who))).json()["order"]
+    return details["payment"]
+
+
 async def test_a_cancelled_card_order_is_refunded_once_at_the_provider(api, session_db):
     buyer, seller, listing = await _shop(session_db)
     body = checkout_body(buyer_id=buyer, seller_id=seller, listing_id=listing, method="fiat")
     order = (await _order(api, buyer, body)).json()["order"]
+    assert (await _payment(api, order["id"], buyer))["status"] == "confirmed"
     for attempt in range(2):  # the retried request changes nothing the second time
         cancelled = await api.post(f"/api/orders/{order['id']}/cancel",
                                    json={"reasonCode": "buyer_request"},
                                    headers={**bearer(buyer), "Idempotency-Key": "cancel-1"})
         assert cancelled.status_code == 200, (attempt, cancelled.text)
-    reference = body["paymentResult"]["paymentIntentId"]
 
-    def refunds_at_stripe():
-        refunds = _stripe().v1.refunds.list({"payment_intent": reference}).data
-        assert refunds, "no refund yet"
-        return refunds
+    async def refunded():
+        payment = await _payment(api, order["id"], buyer)
+        assert payment["status"] == "refunded", payment  # set once the provider confirmed it
+        return payment
 
-    refunds = await eventually(refunds_at_stripe)
+    payment = await eventually(refunded)
+    refunds = _stripe().v1.refunds.list(
+        {"payment_intent": body["paymentResult"]["paymentIntentId"]}).data
     assert [(r.amount, r.currency) for r in refunds] == [(20000, "usd")]
+    [operation] = payment["operations"]
+    assert (operation["kind"], operation["amount"], operation["providerId"]) == (
+        "refund", "200.00", refunds[0].id)
     async with session_db.reader.connect() as conn:
         ledger = (await conn.execute(select(t.payment_operations.c.external_id).where(
             t.payment_operations.c.order_id == order["id"]))).scalars().all()
     assert ledger == [refunds[0].id]
+    listed = (await api.get(f"/api/orders/buyer/{buyer}", headers=bearer(buyer))).json()
+    assert listed["orders"][0]["paymentStatus"] == "refunded"
 
 
 async def test_an_operator_token_cannot_pay_for_an_order_either(api, session_db):

@@ -120,6 +120,48 @@ async def test_releasing_a_disputed_escrow_pays_the_seller(api, session_db):
     assert await ledger_is(session_db, order_id, [("release", Decimal("200"))])
 
 
+async def test_a_partly_refunded_escrow_is_settled_and_shows_both_movements(api, session_db):
+    order_id, buyer, _, body = await new_order(api, session_db, method="escrow")
+    listing = body["checkoutData"]["listingId"]
+    assert await stock(api, listing) == 8
+    disputed = await api.post(f"/api/orders/{order_id}/dispute", headers=bearer(buyer),
+                              json={"reason": "arrived broken"})  # still locked, not shipped
+    assert disputed.status_code == 200, disputed.text
+    resolved = await api.post(f"/api/orders/{order_id}/dispute/resolve", headers=OPS,
+                              json={"outcome": "refund", "amount": "50", "note": "one cup"})
+    assert resolved.status_code == 200, resolved.text
+    assert await ledger_is(session_db, order_id, [("refund", Decimal("50")),
+                                                  ("release", Decimal("150"))])
+
+    async def settled():
+        details = await api.get(f"/api/orders/{order_id}", headers=bearer(buyer))
+        payment = details.json()["order"]["payment"]
+        assert payment["status"] == "partially_refunded", payment
+        return payment
+
+    payment = await eventually(settled)
+    assert [(op["kind"], op["amount"]) for op in payment["operations"]] == [
+        ("refund", "50.000000"), ("release", "150.000000")]
+    assert await eventually(lambda: _stock_is(api, listing, 10))  # it never shipped
+
+
+async def test_a_completed_escrow_shows_its_money_released(api, session_db):
+    order_id, buyer, _, _ = await _delivered(api, session_db, "escrow")
+    done = await api.put(f"/api/orders/{order_id}/status", headers=bearer(buyer),
+                         json={"status": "completed"})
+    assert done.status_code == 200, done.text
+
+    async def released():
+        details = await api.get(f"/api/orders/{order_id}", headers=bearer(buyer))
+        return details.json()["order"]["payment"]["status"] == "released"
+
+    assert await eventually(released)
+
+
+async def _stock_is(api, listing, expected):
+    return await stock(api, listing) == expected
+
+
 @pytest.mark.parametrize(
     "body",
     [{"outcome": "refund"},  # the note is required
