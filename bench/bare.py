@@ -1,8 +1,9 @@
 """The bare baseline: the least a Temporal workflow can do for each API call we measure.
 
 `BareWorkflow` mirrors the shape of `OrderWorkflow` without any of its business:
-  - it runs one activity when it starts, and `await_creation` (sent with update-with-start)
-    answers once that activity has completed, as the API's `POST /api/orders` does;
+  - it runs two activities when it starts, and `await_creation` (sent with update-with-start)
+    answers once they have completed, as the API's `POST /api/orders` does: the order first
+    asks its payment's provider (an activity), then writes the order;
   - `touch` is an update whose handler runs one activity and returns, as `change_status` does;
   - it then stays open, as an order does until it reaches a final status.
 
@@ -33,7 +34,8 @@ class BareWorkflow:
 
     @workflow.run
     async def run(self, name: str) -> None:
-        await workflow.execute_activity(noop, name, start_to_close_timeout=_ACTIVITY_TIMEOUT)
+        for _ in range(2):  # the payment's provider check, then the write
+            await workflow.execute_activity(noop, name, start_to_close_timeout=_ACTIVITY_TIMEOUT)
         self._created = True
         # Never true: the benchmark leaves these open and the in-memory server goes away.
         await workflow.wait_condition(lambda: False)

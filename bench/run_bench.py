@@ -198,7 +198,7 @@ async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, PhaseResu
 
 LABELS = {
     "api_create": "api   POST /api/orders",
-    "bare_create": "bare  update-with-start + 1 activity",
+    "bare_create": "bare  update-with-start + 2 activities",
     "api_update": "api   PUT /api/orders/{id}/status",
     "bare_update": "bare  execute_update + 1 activity",
 }
