@@ -8,7 +8,10 @@ sandbox: no I/O here.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.commands import EmailCommand, OrderChange, OrderPolicy, OrderSnapshot, Owed
@@ -50,10 +53,19 @@ class Obligations:
         """The seller's email for an alert the seller must act on."""
         self._email(order, kind, (Party.SELLER,), note=note, occurrence=occurrence)
 
-    async def settle(self, effects: OrderEffects, order: OrderSnapshot | None) -> None:
-        """Pay what is owed in order, then send the emails owed."""
+    async def settle(self, effects: OrderEffects, order: OrderSnapshot | None,
+                     refused: Callable[[Owed, str], Awaitable[None]]) -> None:
+        """Pay what is owed in order, then send the emails owed. A debt the provider refuses
+        for good (it answers the same on every retry) is handed to `refused`, so people can
+        settle it, instead of failing the order."""
         while self.owed:
-            await effects.settle(self.owed[0], order)
+            try:
+                await effects.settle(self.owed[0], order)
+            except ActivityError as err:
+                cause = err.cause
+                if not (isinstance(cause, ApplicationError) and cause.non_retryable):
+                    raise
+                await refused(self.owed[0], cause.message)
             self.owed.pop(0)
         while self.emails:
             await effects.send_email(self.emails[0])

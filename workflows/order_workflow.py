@@ -97,7 +97,7 @@ class OrderWorkflow:
             async with self._lock:
                 await self._on_event(event)
         while True:
-            await self._obligations.settle(self._effects, self._order)
+            await self._obligations.settle(self._effects, self._order, self._money_refused)
             if self._done():
                 return OrderOutcome(order_id=input.order_id, status=self._status)
             if self._history_is_long():
@@ -306,6 +306,13 @@ class OrderWorkflow:
                           f"{order.status_updated_at:%Y-%m-%d %H:%M} UTC",
                           notify=[order.seller_id] if rule.alerts_seller else [],
                           email_seller=rule.alerts_seller)
+
+    async def _money_refused(self, due: Owed, reason: str) -> None:
+        order = self._order
+        assert order is not None
+        await self._alert("payment_operation_refused",
+                          f"the {due.kind} owed on {order.order_number} was refused by the "
+                          f"payment provider: {reason}", notify=[])
 
     async def _alert(self, kind: str, message: str, *, notify: list[str],
                      email_seller: bool = False) -> None:

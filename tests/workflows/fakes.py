@@ -34,13 +34,14 @@ class FakeOrderActivities:
     a business refusal: non-retryable). `early_events`: webhook events the inbox held before
     the order existed, handed over by create_order. `refusal`: an error code the payment
     provider's verdict refuses the payment with; otherwise the payment is paid, or pending when
-    the checkout said so.
+    the checkout said so. `refund_refused`: the provider refuses every refund for good.
     """
 
     def __init__(self, *, rejection: str | None = None,
                  early_events: list[ExternalEvent] | None = None,
-                 refusal: str | None = None) -> None:
+                 refusal: str | None = None, refund_refused: bool = False) -> None:
         self.calls: list[tuple[str, object]] = []
+        self._refund_refused = refund_refused
         self._rejection = rejection
         self._early_events = early_events or []
         self._refusal = refusal
@@ -104,6 +105,9 @@ class FakeOrderActivities:
     @activity.defn(name="refund_payment")
     async def refund_payment(self, cmd: PaymentCommand) -> PaymentOperationResult:
         self.calls.append(("refund_payment", cmd))
+        if self._refund_refused:  # as the provider answers a refund it will never make
+            raise ApplicationError("the charge was already refunded in full",
+                                   type="PAYMENT_NOT_CONFIRMED", non_retryable=True)
         return _succeeded(cmd)
 
     @activity.defn(name="release_escrow")

@@ -348,6 +348,17 @@ async def test_a_partial_refund_after_a_dispute_refunds_that_amount(orders):
         (Decimal("50"), "damaged")]
 
 
+async def test_a_refund_the_provider_refuses_for_good_alerts_operators_not_fails_the_order(
+        orders):
+    order = await orders.start(PaymentMethod.CRYPTO,
+                               fakes=FakeOrderActivities(refund_refused=True))
+    await order.change(S.CANCELLED, ActorKind.BUYER, reason="buyer_request")
+    assert (await order.handle.result()).status is S.CANCELLED
+    [alert] = order.fakes.inputs("raise_alert")
+    assert alert.kind == "payment_operation_refused" and alert.notify == []
+    assert order.fakes.money_and_stock() == ["refund_payment", "restore_inventory"]
+
+
 async def test_a_partly_refunded_escrow_is_settled_fully_and_its_stock_comes_back(orders):
     # Disputed while still locked (never shipped), refunded 50 of 200: the buyer gets 50, the
     # seller the other 150 from the escrow, and the stock goes back to the listing.
