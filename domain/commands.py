@@ -57,6 +57,8 @@ class OrderPolicy:
     """
 
     payment_timeout: timedelta = timedelta(hours=1)
+    # While a payment is still processing, its provider is asked again this often.
+    payment_recheck_interval: timedelta = timedelta(minutes=1)
     seller_confirmation_timeout: timedelta = timedelta(hours=72)
     stuck_alert_after: timedelta = timedelta(hours=48)
     stuck_alert_repeat: timedelta = timedelta(hours=24)
@@ -175,6 +177,7 @@ class CarriedState:
     alerts_raised: int = 0
     stuck_since: datetime | None = None
     shipped_at: datetime | None = None
+    payment_checks: int = 0
     owed: list[Owed] = field(default_factory=list)
     emails: list[EmailCommand] = field(default_factory=list)
 

@@ -14,6 +14,7 @@ S = OrderStatus
 
 
 class TimerAction(StrEnum):
+    PAYMENT_RECHECK = "payment_recheck"
     PAYMENT_TIMEOUT = "payment_timeout"
     SELLER_CONFIRMATION_TIMEOUT = "seller_confirmation_timeout"
     STUCK_ORDER = "stuck_order"
@@ -26,11 +27,14 @@ class TimerAction(StrEnum):
 class TimerRule:
     """What a deadline does when nobody acted in time: move the order, or raise an alert."""
 
-    outcome: OrderStatus | None  # None: an alert, repeated while the order stays put
+    outcome: OrderStatus | None  # None: an alert (or a question), repeated while it stays put
     alerts_seller: bool = False  # the alert is the seller's to act on: notified and emailed
+    asks_provider: bool = False  # no alert: the payment's provider is asked again
 
 
 TIMER_RULES: dict[TimerAction, TimerRule] = {
+    # A payment still processing: paid (or failed) once the provider says so.
+    TimerAction.PAYMENT_RECHECK: TimerRule(None, asks_provider=True),
     TimerAction.PAYMENT_TIMEOUT: TimerRule(S.FAILED),
     TimerAction.SELLER_CONFIRMATION_TIMEOUT: TimerRule(S.CANCELLED),  # and refunded
     TimerAction.STUCK_ORDER: TimerRule(None, alerts_seller=True),
@@ -53,16 +57,24 @@ def next_deadline(
     shipped_at: datetime | None,
     policy: OrderPolicy,
     alerts_raised: int,
+    payment_checks: int | None = None,
 ) -> Deadline | None:
     """The next thing that happens to an order if nobody acts, or None for final orders.
 
     `alerts_raised` counts the alerts already raised in the current status (or, while shipping,
     since the parcel left): each repeat comes `stuck_alert_repeat` after the previous one.
+    `payment_checks` counts how often the provider was asked again about a pending payment
+    (one every `payment_recheck_interval`); None for orders that do not ask (started before
+    0.2.0), which wait for the timeout.
     """
     repeat = policy.stuck_alert_repeat * alerts_raised
     group = info(status).group
     if group is StatusGroup.AWAITING_PAYMENT:
-        return Deadline(status_since + policy.payment_timeout, TimerAction.PAYMENT_TIMEOUT)
+        timeout = Deadline(status_since + policy.payment_timeout, TimerAction.PAYMENT_TIMEOUT)
+        if payment_checks is None:
+            return timeout
+        recheck = status_since + policy.payment_recheck_interval * (payment_checks + 1)
+        return Deadline(recheck, TimerAction.PAYMENT_RECHECK) if recheck < timeout.at else timeout
     if group is StatusGroup.AWAITING_SELLER:
         return Deadline(status_since + policy.seller_confirmation_timeout,
                         TimerAction.SELLER_CONFIRMATION_TIMEOUT)

@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.errors import CREATION_REJECTIONS, DomainError, ErrorCode
     from domain.events import ExternalEvent, decide, describe_event
-    from domain.order import FINAL_STATUSES, ActorKind, OrderStatus, check_transition
+    from domain.order import FINAL_STATUSES, ActorKind, OrderStatus, check_transition, flow_for
     from domain.payments import Verdict
     from domain.statuses import SHIPPING
     from domain.timers import TIMER_RULES, Deadline, TimerAction, next_deadline
@@ -72,6 +72,7 @@ class OrderWorkflow:
         self._version = 0  # bumped by every change, so the main loop re-plans its deadline
         self._applied: set[str] = set()
         self._alerts_raised = 0
+        self._payment_checks = 0  # the provider asked again about a pending payment
         self._stuck_since = None
         self._shipped_at = None
         self._obligations = Obligations(input.policy)
@@ -81,6 +82,7 @@ class OrderWorkflow:
             self._order = carried.order
             self._applied = set(carried.applied_events)
             self._alerts_raised = carried.alerts_raised
+            self._payment_checks = carried.payment_checks
             self._stuck_since = carried.stuck_since
             self._shipped_at = carried.shipped_at
             self._obligations = Obligations(input.policy, carried.owed, carried.emails)
@@ -264,9 +266,12 @@ class OrderWorkflow:
     def _deadline(self) -> Deadline | None:
         order = self._order
         assert order is not None
+        # Orders from before 0.2.0 wait for their payment's timeout without asking again.
+        asks = order.status is S.PAYMENT_PENDING and workflow.patched(VERIFY_PAYMENT)
         return next_deadline(order.status, status_since=order.status_updated_at,
                              shipped_at=self._shipped_at, policy=self._input.policy,
-                             alerts_raised=self._alerts_raised)
+                             alerts_raised=self._alerts_raised,
+                             payment_checks=self._payment_checks if asks else None)
 
     async def _wait_for_change_or_deadline(self) -> None:
         deadline = self._deadline()
@@ -294,6 +299,9 @@ class OrderWorkflow:
         order = self._order
         assert order is not None
         rule = TIMER_RULES[deadline.action]
+        if rule.asks_provider:
+            await self._ask_provider_again()
+            return
         if rule.outcome is not None:
             await self._apply(OrderChange(target=rule.outcome, actor_kind=ActorKind.SYSTEM,
                                           actor_id="timer", reason=deadline.action.value))
@@ -306,6 +314,18 @@ class OrderWorkflow:
                           f"{order.status_updated_at:%Y-%m-%d %H:%M} UTC",
                           notify=[order.seller_id] if rule.alerts_seller else [],
                           email_seller=rule.alerts_seller)
+
+    async def _ask_provider_again(self) -> None:
+        """A pending payment: paid or failed as soon as its provider says so."""
+        self._payment_checks += 1
+        check = await self._effects.verify_payment()
+        if check.verdict is Verdict.PENDING:
+            return
+        paid = check.verdict is Verdict.PAID
+        target = flow_for(self._input.request.payment.method)[0] if paid else S.FAILED
+        await self._apply(OrderChange(target=target, actor_kind=ActorKind.SYSTEM,
+                                      actor_id="payment-provider",
+                                      reason="payment_confirmed" if paid else check.code))
 
     async def _money_refused(self, due: Owed, reason: str) -> None:
         order = self._order
@@ -379,6 +399,7 @@ class OrderWorkflow:
         assert self._order is not None
         return CarriedState(order=self._order, applied_events=sorted(self._applied),
                             alerts_raised=self._alerts_raised, stuck_since=self._stuck_since,
+                            payment_checks=self._payment_checks,
                             shipped_at=self._shipped_at, owed=list(self._obligations.owed),
                             emails=list(self._obligations.emails))
 

@@ -6,8 +6,8 @@ import pytest
 
 from domain.commands import OrderPolicy
 from domain.order import OrderStatus as S
+from domain.timers import Deadline, next_deadline
 from domain.timers import TimerAction as A
-from domain.timers import next_deadline
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 POLICY = OrderPolicy()
@@ -51,3 +51,13 @@ def test_stuck_alerts_repeat_daily_while_stuck():
 def test_the_shipment_clock_runs_from_when_the_parcel_left():
     shipped = T0 - 10 * 24 * H
     assert deadline(S.IN_TRANSIT, shipped_at=shipped).at == shipped + 14 * 24 * H
+
+
+def test_a_pending_payment_is_asked_about_again_every_interval_until_its_timeout():
+    def ask(checks):
+        return next_deadline(S.PAYMENT_PENDING, status_since=T0, shipped_at=None,
+                             policy=POLICY, alerts_raised=0, payment_checks=checks)
+
+    assert ask(0) == Deadline(T0 + timedelta(minutes=1), A.PAYMENT_RECHECK)
+    assert ask(58) == Deadline(T0 + timedelta(minutes=59), A.PAYMENT_RECHECK)
+    assert ask(59) == Deadline(T0 + H, A.PAYMENT_TIMEOUT)  # the last word is the timeout

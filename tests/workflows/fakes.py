@@ -35,12 +35,15 @@ class FakeOrderActivities:
     the order existed, handed over by create_order. `refusal`: an error code the payment
     provider's verdict refuses the payment with; otherwise the payment is paid, or pending when
     the checkout said so. `refund_refused`: the provider refuses every refund for good.
+    `settles_after`: the payment is pending for that many questions, then paid.
     """
 
     def __init__(self, *, rejection: str | None = None,
                  early_events: list[ExternalEvent] | None = None,
-                 refusal: str | None = None, refund_refused: bool = False) -> None:
+                 refusal: str | None = None, refund_refused: bool = False,
+                 settles_after: int | None = None) -> None:
         self.calls: list[tuple[str, object]] = []
+        self._settles_after = settles_after
         self._refund_refused = refund_refused
         self._rejection = rejection
         self._early_events = early_events or []
@@ -100,6 +103,9 @@ class FakeOrderActivities:
         self.calls.append(("verify_payment", cmd))
         if self._refusal is not None:
             return PaymentCheck(Verdict.REFUSED, self._refusal, "the provider says no")
+        if self._settles_after is not None:
+            asked = len(self.inputs("verify_payment"))
+            return PaymentCheck(Verdict.PAID if asked > self._settles_after else Verdict.PENDING)
         return PaymentCheck(Verdict.PAID if cmd.claimed_final else Verdict.PENDING)
 
     @activity.defn(name="refund_payment")

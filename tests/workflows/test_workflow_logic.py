@@ -447,6 +447,20 @@ async def test_an_unconfirmed_payment_fails_after_the_payment_timeout(timed_orde
     assert (failed.actor_kind, failed.reason) == (ActorKind.SYSTEM, "payment_timeout")
 
 
+async def test_a_pending_payment_is_paid_as_soon_as_its_provider_says_so(timed_orders, clock):
+    # The provider answers "processing" at creation and at the first recheck, then "paid".
+    order = await timed_orders.start(PaymentMethod.FIAT, final=False,
+                                     fakes=FakeOrderActivities(settles_after=2))
+    assert order.created.status is S.PAYMENT_PENDING
+    await clock.sleep(timedelta(minutes=1, seconds=30))
+    assert await order.status_is(S.PAYMENT_PENDING)
+    await clock.sleep(timedelta(minutes=1))
+    assert await eventually(lambda: order.status_is(S.PAYMENT_CONFIRMED))
+    assert len(order.fakes.inputs("verify_payment")) == 3
+    [paid] = order.fakes.inputs("record_status_change")
+    assert (paid.actor_id, paid.reason) == ("payment-provider", "payment_confirmed")
+
+
 async def test_a_seller_who_never_confirms_gets_the_order_cancelled_and_refunded(
         timed_orders, clock):
     order = await timed_orders.start(PaymentMethod.ESCROW)
