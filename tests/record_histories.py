@@ -109,6 +109,16 @@ async def _payment_refused(client, settings, listing):
     return handle
 
 
+async def _pending_rechecked_then_failed(client, settings, listing):
+    # The crypto stand-in keeps answering "processing" for a pending claim: asked again each
+    # second until the payment times out.
+    quick = settings.with_policy(payment_recheck_interval=timedelta(seconds=1),
+                                 payment_timeout=timedelta(seconds=3, milliseconds=500))
+    handle = await _start(client, quick, listing, PaymentMethod.CRYPTO, final=False)
+    await handle.result()
+    return handle
+
+
 async def _cancelled_by_buyer(client, settings, listing):
     handle = await _start(client, settings, listing, PaymentMethod.FIAT)
     await handle.execute_update(OrderWorkflow.change_status, StatusChangeRequest(
@@ -161,6 +171,7 @@ SCENARIOS = {
     # v4: payments verified with their provider (patch "verify-payment").
     **{f"v4_{m.value}_happy_path": _happy(m) for m in PaymentMethod},
     "v4_payment_refused": _payment_refused,
+    "v4_pending_rechecked_then_failed": _pending_rechecked_then_failed,
     "v4_rejected_and_refunded": _rejected,
     "v4_cancelled_by_buyer": _cancelled_by_buyer,
     "v4_carrier_and_escrow_events": _carrier_and_escrow_events,

@@ -29,7 +29,7 @@ def _history(path: Path) -> WorkflowHistory:
 def test_there_are_histories_to_replay():
     # v3: orders started with 0.1.0's workflow; v4: payments verified with their provider.
     assert {p.stem.split("_")[0] for p in HISTORIES} >= {"v3", "v4"}
-    assert len(HISTORIES) >= 15
+    assert len(HISTORIES) >= 16
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
