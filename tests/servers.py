@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -23,25 +23,34 @@ import psycopg
 from oms import processes
 
 
-@contextlib.contextmanager
-def temporal_dev_server() -> Iterator[str]:
-    # A free port can be taken by another process between our probe and the server's bind;
-    # then the server exits at once and a second port is tried.
+def _on_a_free_port(args_for: Callable[[int], list[str]], *, timeout: float,
+                    lost_bind_within: float = 0) -> tuple[int, subprocess.Popen]:
+    """Start a server on a free loopback port. A free port can be taken by another process
+    between our probe and the server's bind; then the server exits and another port is tried."""
     for attempt in range(3):
         port = processes.free_port()
-        proc = processes.spawn(processes.temporal_dev_server_args(port))
+        proc = processes.spawn(args_for(port))
         try:
-            processes.wait_for_port(port, proc, timeout=60)
-            # Not a wait for something to happen but the check itself: a server that lost the
-            # bind exits within this pause, and nothing else would tell us the port isn't ours.
-            time.sleep(0.2)
-            if proc.poll() is not None:  # someone else answered on the port; ours lost the bind
-                raise RuntimeError("the dev server exited after start")
-            break
+            processes.wait_for_port(port, proc, timeout=timeout)
+            if lost_bind_within:
+                # Not a wait for something to happen but the check itself: a server that lost
+                # the bind exits within this pause, and nothing else would tell us the port
+                # someone answered on isn't ours.
+                time.sleep(lost_bind_within)
+                if proc.poll() is not None:
+                    raise RuntimeError("the server exited after start")
+            return port, proc
         except RuntimeError:
             processes.stop(proc)
             if attempt == 2:
                 raise
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def temporal_dev_server() -> Iterator[str]:
+    port, proc = _on_a_free_port(processes.temporal_dev_server_args, timeout=60,
+                                 lost_bind_within=0.2)
     try:
         yield f"127.0.0.1:{port}"
     finally:
@@ -51,16 +60,7 @@ def temporal_dev_server() -> Iterator[str]:
 @contextlib.contextmanager
 def localstripe() -> Iterator[str]:
     """localstripe on a free loopback port, its state in memory; yields its API base URL."""
-    for attempt in range(3):  # a free port can be taken before the server binds it
-        port = processes.free_port()
-        proc = processes.spawn(processes.localstripe_args(port))
-        try:
-            processes.wait_for_port(port, proc, timeout=30)
-            break
-        except RuntimeError:
-            processes.stop(proc)
-            if attempt == 2:
-                raise
+    port, proc = _on_a_free_port(processes.localstripe_args, timeout=30)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
