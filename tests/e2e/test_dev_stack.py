@@ -90,27 +90,18 @@ def test_the_dev_stack_serves_an_order_and_stops_cleanly(tmp_path):
         assert not port_in_use(port), f"port {port} still held after Ctrl-C"
 
 
-def test_a_busy_port_gets_a_clear_message_not_a_traceback(tmp_path):
+@pytest.mark.parametrize("name, component", [("api", "API"),
+                                             ("stripe", "Stripe (localstripe)")])
+def test_a_busy_port_gets_a_clear_message_not_a_traceback(tmp_path, name, component):
     env, ports = _env(tmp_path)
     with socket.socket() as holder:
-        holder.bind(("127.0.0.1", ports["api"]))
+        holder.bind(("127.0.0.1", ports[name]))
         holder.listen()
         result = subprocess.run(_oms("dev"), env=env, cwd=tmp_path, capture_output=True,
                                 text=True, timeout=60)
     assert result.returncode == 2
-    assert f"API: port {ports['api']}" in result.stderr
+    assert f"{component}: port {ports[name]}" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
-
-
-def test_a_busy_stripe_port_is_named_too(tmp_path):
-    env, ports = _env(tmp_path)
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", ports["stripe"]))
-        holder.listen()
-        result = subprocess.run(_oms("dev"), env=env, cwd=tmp_path, capture_output=True,
-                                text=True, timeout=60)
-    assert result.returncode == 2
-    assert f"Stripe (localstripe): port {ports['stripe']}" in result.stderr
 
 
 def test_token_command_mints_a_token_the_api_accepts(tmp_path):
