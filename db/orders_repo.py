@@ -22,7 +22,6 @@ from domain.commands import CreatedOrder, CreateOrderCommand, StatusChangeRecord
 from domain.errors import DomainError, ErrorCode
 from domain.money import quantize, to_wire
 from domain.order import ActorKind, OrderStatus
-from domain.payments import initial_payment_state
 from domain.statuses import describe, info
 from live import outbox as live_outbox
 from webhooks import inbox
@@ -81,8 +80,8 @@ async def _insert_order(conn: AsyncConnection, cmd: CreateOrderCommand, listing,
             total_amount=total,
             currency=req.currency,
             payment_method=pay.method.value,
-            payment_status=initial_payment_state(
-                pay.method, cmd.initial_status is not OrderStatus.PAYMENT_PENDING).value,
+            # Every status an order can start in names its payment state (domain/statuses.py).
+            payment_status=info(cmd.initial_status).payment_state.value,
             payment_reference=pay.reference,
             payment_intent_id=pay.payment_intent_id,
             transaction_hash=pay.transaction_hash,

@@ -11,7 +11,6 @@ from decimal import Decimal
 from enum import StrEnum
 
 from domain.errors import ErrorCode
-from domain.order import PaymentMethod
 
 
 class PaymentStatus(StrEnum):
@@ -68,12 +67,6 @@ class PaymentState(StrEnum):
     REFUNDED = "refunded"
     RELEASED = "released"  # the escrow paid the seller
     FAILED = "failed"
-
-
-def initial_payment_state(method: PaymentMethod, paid: bool) -> PaymentState:
-    if not paid:
-        return PaymentState.PENDING
-    return PaymentState.LOCKED if method is PaymentMethod.ESCROW else PaymentState.CONFIRMED
 
 
 def settled_payment_state(*, total: Decimal, refunded: Decimal, released: bool

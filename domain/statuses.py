@@ -61,7 +61,7 @@ class StatusInfo:
 STATUSES: dict[OrderStatus, StatusInfo] = {
     S.PAYMENT_PENDING: StatusInfo(
         StatusGroup.AWAITING_PAYMENT, "Waiting for payment confirmation",
-        "Waiting for payment", None, None),
+        "Waiting for payment", None, None, PaymentState.PENDING),
     S.PAYMENT_CONFIRMED: StatusInfo(
         StatusGroup.AWAITING_SELLER, "Payment confirmed", "Payment confirmed", None, None,
         PaymentState.CONFIRMED),

@@ -5,7 +5,7 @@ import pytest
 
 from activities.email_templates import TEMPLATES
 from db import tables as t
-from domain.order import FINAL_STATUSES, OrderStatus
+from domain.order import FINAL_STATUSES, OrderStatus, PaymentMethod, flow_for
 from domain.statuses import ON_CREATION, STATUSES, StatusGroup, describe
 from domain.timers import TIMER_RULES, TimerAction
 
@@ -44,3 +44,8 @@ def test_a_new_carrier_is_named_when_the_parcel_ships():
     assert describe(OrderStatus.SHIPPED, "UPS") == "Package shipped via UPS"
     assert describe(OrderStatus.SHIPPED) == "Package shipped"
     assert describe(OrderStatus.DELIVERED, "UPS") == "Package delivered"
+
+
+def test_every_status_an_order_can_start_in_names_its_payment_state():
+    firsts = {flow_for(method)[0] for method in PaymentMethod} | {OrderStatus.PAYMENT_PENDING}
+    assert all(STATUSES[status].payment_state is not None for status in firsts)
