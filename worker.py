@@ -68,6 +68,7 @@ def build_worker(client: Client, db: Database, settings: Settings, task_queue: s
             payments.verify_payment,
             payments.refund_payment,
             payments.release_escrow,
+            payments.reconcile_refunds,
             emails.send_order_email,
         ],
         # Let in-flight activities finish their transaction on shutdown instead of cancelling.

@@ -33,11 +33,20 @@ from domain.commands import (
     PaymentCheck,
     PaymentCommand,
     PaymentOperationResult,
+    RefundsCheck,
+    RefundsCheckCommand,
     VerifyPaymentCommand,
 )
 from domain.errors import ErrorCode
 from domain.order import PaymentMethod
-from domain.payments import PaymentStatus, VerifiedPayment, judge, settled_payment_state
+from domain.payments import (
+    PaymentStatus,
+    ProviderRefund,
+    RefundStatus,
+    VerifiedPayment,
+    judge,
+    settled_payment_state,
+)
 from payments.errors import PaymentProviderError
 from payments.stripe_provider import StripeProvider
 
@@ -53,6 +62,11 @@ class PaymentProvider(Protocol):
 
     async def release(self, cmd: PaymentCommand) -> str:
         """Pay an escrow out to the seller, once per key; the provider's id for it."""
+        ...
+
+    async def refunds(self, reference: str) -> list[ProviderRefund]:
+        """Every refund the provider holds for the payment, with the key it was made with
+        (empty for one made outside this service)."""
         ...
 
 
@@ -78,6 +92,9 @@ class StripeCardPayments:
         raise ApplicationError("a card payment has no escrow to release",
                                type=ErrorCode.VALIDATION_ERROR.value, non_retryable=True)
 
+    async def refunds(self, reference: str) -> list[ProviderRefund]:
+        return await self._stripe.refunds_of(reference)
+
 
 class LedgerStandIn:
     """Crypto and escrow until the chain adapter: takes the checkout's claim for the payment
@@ -94,6 +111,9 @@ class LedgerStandIn:
 
     async def release(self, cmd: PaymentCommand) -> str:
         return f"rl_{row_id('release', cmd.idempotency_key)[:18]}"
+
+    async def refunds(self, reference: str) -> list[ProviderRefund]:
+        return []
 
 
 class PaymentActivities:
@@ -129,6 +149,30 @@ class PaymentActivities:
     async def release_escrow(self, cmd: PaymentCommand) -> PaymentOperationResult:
         """Release an escrow payment to the seller; retried until it succeeds."""
         return await self._operate("release", cmd)
+
+    @activity.defn
+    async def reconcile_refunds(self, cmd: RefundsCheckCommand) -> RefundsCheck:
+        """Record, once each, the refunds the provider made that this service did not ask for
+        (one made in the provider's dashboard), and return what they add up to."""
+        refunds = await self._call(self._providers[cmd.method].refunds(cmd.payment_reference))
+        outside = [r for r in refunds if not r.idempotency_key
+                   and r.status in (RefundStatus.SUCCEEDED, RefundStatus.PENDING)]
+        now = datetime.now(UTC)
+        async with self._db.transaction() as conn:
+            for refund in outside:
+                key = f"provider-refund:{refund.provider_id}"
+                await insert_ignore(conn, t.payment_operations, {
+                    "id": row_id("payment-operation", key), "idempotency_key": key,
+                    "kind": "refund", "payment_method": cmd.method.value,
+                    "payment_reference": cmd.payment_reference, "workflow_id": cmd.workflow_id,
+                    "order_id": cmd.order_id, "amount": refund.amount,
+                    "currency": refund.currency, "status": refund.status.value,
+                    "external_id": refund.provider_id,
+                    "reason": "refunded at the payment provider, outside this service",
+                    "attempts": activity.info().attempt, "created_at": now, "updated_at": now,
+                })
+            await _record_payment_state(conn, cmd.workflow_id)
+        return RefundsCheck(refunded_outside=sum((r.amount for r in outside), ZERO))
 
     async def _operate(self, kind: str, cmd: PaymentCommand) -> PaymentOperationResult:
         attempt = activity.info().attempt

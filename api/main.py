@@ -26,6 +26,7 @@ from live import routes as live_routes
 from live.hub import LiveHub
 from oms.settings import Settings, get_settings
 from oms.temporal import connect
+from webhooks import card_route
 from webhooks import routes as webhook_routes
 
 log = logging.getLogger("oms.api")
@@ -62,8 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestMetricsMiddleware)
     # Lists first: /api/orders/search must not be taken for an order id.
     for router in (order_lists.router, orders.router, order_actions.router, webhook_routes.router,
-                   alerts.router, reference.router, notifications.router, live_routes.router,
-                   health.router, metrics.router):
+                   card_route.router, alerts.router, reference.router, notifications.router,
+                   live_routes.router, health.router, metrics.router):
         app.include_router(router)
     return app
 

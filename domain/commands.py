@@ -179,6 +179,9 @@ class CarriedState:
     shipped_at: datetime | None = None
     payment_checks: int = 0
     owed: list[Owed] = field(default_factory=list)
+    # Refunded at the provider outside this service (a dashboard refund); what is owed later
+    # gives back only the rest.
+    refunded_outside: Decimal = Decimal(0)
     emails: list[EmailCommand] = field(default_factory=list)
 
 
@@ -363,6 +366,24 @@ class PaymentCommand:
     amount: Decimal
     currency: str
     reason: str
+
+
+@dataclass(frozen=True)
+class RefundsCheckCommand:
+    """Ask the payment's provider which refunds it holds for the payment."""
+
+    workflow_id: str
+    order_id: str
+    method: PaymentMethod
+    payment_reference: str
+    currency: str
+
+
+@dataclass(frozen=True)
+class RefundsCheck:
+    # What the provider refunded that this service did not ask for (each such refund is now in
+    # the ledger): a refund made in the provider's dashboard.
+    refunded_outside: Decimal
 
 
 @dataclass(frozen=True)

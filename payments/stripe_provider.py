@@ -99,7 +99,7 @@ class StripeProvider:
             raise ProviderRefused(f"{payment_intent_id} was paid in "
                                   f"{intent['currency'].upper()}, not {currency}")
 
-        earlier = await self._refunds_of(payment_intent_id)
+        earlier = await self.refunds_of(payment_intent_id)
         for made in earlier:
             if made.idempotency_key == idempotency_key:
                 return made
@@ -117,7 +117,11 @@ class StripeProvider:
             {"idempotency_key": idempotency_key}))
         return _refund(refund, idempotency_key)
 
-    async def _refunds_of(self, payment_intent_id: str) -> list[ProviderRefund]:
+    async def refunds_of(self, payment_intent_id: str) -> list[ProviderRefund]:
+        """Every refund of the PaymentIntent, with the idempotency key this service made it
+        with (empty for one made in the Stripe dashboard)."""
+        if not PAYMENT_INTENT_ID.fullmatch(payment_intent_id):
+            return []
         page = await call_stripe(self.client.v1.refunds.list_async(
             {"payment_intent": payment_intent_id, "limit": 100}))
         found: list[ProviderRefund] = []

@@ -1,4 +1,5 @@
-"""Webhook events in: signalled to the order's workflow and recorded once in the inbox.
+"""Webhook events in (carriers, the escrow contract, Stripe): signalled to the order's workflow
+and recorded once in the inbox.
 
 An event is acknowledged only once Temporal has stored the signal, so it is never acknowledged
 and lost; if Temporal is down the answer is 503 and the provider's resend delivers it. The
@@ -21,30 +22,30 @@ from db.engine import Database
 from domain.events import EventSource, ExternalEvent, escrow_event_refusal
 from domain.order import PaymentMethod
 from webhooks import inbox
+from webhooks.card_events import StripeEventIn
 from webhooks.outcomes import InboxOutcome
 from webhooks.schemas import EscrowEventIn, ShippingEventIn
 from workflows.order_workflow import OrderWorkflow
 from workflows.shared import workflow_id_for
 
 log = logging.getLogger("oms.webhooks")
+WebhookBody = ShippingEventIn | EscrowEventIn | StripeEventIn
 
 
-async def ingest(db: Database, client: Client, body: ShippingEventIn | EscrowEventIn
-                 ) -> InboxOutcome:
+async def ingest(db: Database, client: Client, body: WebhookBody) -> InboxOutcome:
     """Record and deliver one event; returns what became of it (the response's `status`)."""
     outcome = await _ingest(db, client, body)
     WEBHOOK_EVENTS.labels(body.to_event().source.value, outcome.value).inc()
     return outcome
 
 
-async def _ingest(db: Database, client: Client, body: ShippingEventIn | EscrowEventIn
-                  ) -> InboxOutcome:
+async def _ingest(db: Database, client: Client, body: WebhookBody) -> InboxOutcome:
     event = body.to_event()
     async with db.reader.connect() as conn:
         found = await inbox.look_up(conn, event, body.order_id)
     if found.seen:
         return InboxOutcome.DUPLICATE
-    workflow_id = found.workflow_id or _escrow_workflow(body)
+    workflow_id = found.workflow_id or _named_workflow(body)
     refusal = None
     if event.source is EventSource.ESCROW and found.payment_method is not None:
         refusal = escrow_event_refusal(found.payment_method, found.escrow_id,
@@ -80,8 +81,11 @@ async def _ingest(db: Database, client: Client, body: ShippingEventIn | EscrowEv
     return outcome
 
 
-def _escrow_workflow(body: ShippingEventIn | EscrowEventIn) -> str | None:
-    """An escrow id names its order's workflow even before the order exists."""
+def _named_workflow(body: WebhookBody) -> str | None:
+    """An escrow id or a card payment names its order's workflow even before the order
+    exists."""
+    if isinstance(body, StripeEventIn):
+        return body.workflow_id
     escrow_id = getattr(body, "escrow_id", None)
     return workflow_id_for(PaymentMethod.ESCROW, escrow_id) if escrow_id else None
 

@@ -4,6 +4,7 @@ decisions. Runs inside the workflow sandbox: no I/O here, only activity calls.""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -26,6 +27,8 @@ with workflow.unsafe.imports_passed_through():
         OwedKind,
         PaymentCheck,
         PaymentCommand,
+        RefundsCheck,
+        RefundsCheckCommand,
         StatusChangeRecord,
         TimelineRecord,
         VerifyPaymentCommand,
@@ -50,8 +53,12 @@ _ALERT_IDS = uuid.UUID("c1f9a1a4-6d1e-4f51-9a43-5b0b7f3e2a77")
 
 
 class OrderEffects:
-    def __init__(self, input: OrderWorkflowInput) -> None:
+    def __init__(self, input: OrderWorkflowInput, refunded_outside: Decimal = Decimal(0)
+                 ) -> None:
         self._input = input
+        # Refunded at the provider outside this service (a dashboard refund): the refund owed
+        # later gives back only the rest, so no money is returned twice.
+        self.refunded_outside = refunded_outside
 
     async def _project(self, activity, command):
         """Run a ProjectionActivities method: a short, idempotent read-model write. Local
@@ -199,8 +206,25 @@ class OrderEffects:
         )
 
     async def refund(self, due: Owed, order_id: str | None) -> None:
-        await workflow.execute_activity_method(
-            PaymentActivities.refund_payment, self._payment("refund", due, order_id), **_PAYMENT)
+        cmd = self._payment("refund", due, order_id)
+        left = self._input.request.total_amount - self.refunded_outside
+        if self.refunded_outside and cmd.amount > left:
+            if left <= 0:
+                return  # the provider already gave it all back
+            cmd = replace(cmd, amount=left)
+        await workflow.execute_activity_method(PaymentActivities.refund_payment, cmd, **_PAYMENT)
+
+    async def reconcile_refunds(self, order: OrderSnapshot) -> RefundsCheck:
+        """Which refunds the provider made outside this service, recorded in the ledger."""
+        req = self._input.request
+        return await workflow.execute_activity_method(
+            PaymentActivities.reconcile_refunds,
+            RefundsCheckCommand(workflow_id=workflow.info().workflow_id, order_id=order.order_id,
+                                method=req.payment.method, payment_reference=req.payment.reference,
+                                currency=req.currency),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
+        )
 
     def _payment(self, kind: str, due: Owed, order_id: str | None) -> PaymentCommand:
         req, workflow_id = self._input.request, workflow.info().workflow_id

@@ -24,8 +24,15 @@ with workflow.unsafe.imports_passed_through():
         StatusChangeRequest,
     )
     from domain.errors import CREATION_REJECTIONS, DomainError, ErrorCode
-    from domain.events import ExternalEvent, decide, describe_event
-    from domain.order import FINAL_STATUSES, ActorKind, OrderStatus, check_transition, flow_for
+    from domain.events import EventSource, ExternalEvent, alert_text, decide, describe_event
+    from domain.order import (
+        FINAL_STATUSES,
+        ActorKind,
+        OrderStatus,
+        can_transition,
+        check_transition,
+        flow_for,
+    )
     from domain.payments import Verdict
     from domain.statuses import SHIPPING
     from domain.timers import TIMER_RULES, Deadline, TimerAction, next_deadline
@@ -55,7 +62,8 @@ class OrderWorkflow:
       change_status(StatusChangeRequest) -> OrderSnapshot: a status change by a person; its
         validator enforces the transition table, the actor rules and required fields.
     Signals:
-      external_event(ExternalEvent): a carrier or escrow-contract event, applied once per id.
+      external_event(ExternalEvent): a carrier, escrow-contract or card-processor event,
+        applied once per id.
     Queries:
       snapshot() -> OrderSnapshot | None: the live state.
     """
@@ -86,6 +94,7 @@ class OrderWorkflow:
             self._stuck_since = carried.stuck_since
             self._shipped_at = carried.shipped_at
             self._obligations = Obligations(input.policy, carried.owed, carried.emails)
+            self._effects.refunded_outside = carried.refunded_outside
 
     @workflow.run
     async def run(self, input: OrderWorkflowInput) -> OrderOutcome:
@@ -250,16 +259,49 @@ class OrderWorkflow:
         self._version += 1  # wakes the main loop, which also watches the history's length
         assert self._order is not None
         decision = decide(self._order.status, event)
-        if decision.target is not None:
+        moved = decision.target is not None
+        if moved:
             await self._apply(OrderChange.reported(
                 event, decision.target, settled_externally=decision.settled_externally))
-        else:
+        elif decision.asks_provider:
+            moved = await self._ask_provider_again(event)
+        elif decision.reconciles_refunds:
+            moved = await self._reconcile_refunds(event)
+        if not moved:
             # Late, repeated or out of order: it goes on the timeline and changes nothing.
             await self._effects.record_timeline(self._order, event, describe_event(event))
         if decision.alert:
             order = self._order
-            await self._alert(decision.alert, f"carrier reported {event.kind} for "
-                              f"{order.order_number}", notify=[order.seller_id, order.buyer_id])
+            # A chargeback is the buyer's own claim at their bank: only the seller is told.
+            notify = [order.seller_id, order.buyer_id] if event.source is EventSource.SHIPPING \
+                else [order.seller_id]
+            await self._alert(decision.alert, f"{alert_text(event)} for {order.order_number}",
+                              notify=notify)
+
+    async def _reconcile_refunds(self, event: ExternalEvent) -> bool:
+        """The card processor refunded the payment: record what it gave back outside this
+        service, and end the order if that was all of it. Returns whether the order moved."""
+        order = self._order
+        assert order is not None
+        before = self._effects.refunded_outside
+        check = await self._effects.reconcile_refunds(order)
+        if check.refunded_outside <= before:
+            return False  # a refund this service made, already recorded
+        self._effects.refunded_outside = check.refunded_outside
+        await self._alert("refunded_outside", f"{check.refunded_outside} {order.currency} of "
+                          f"{order.order_number} was refunded at the payment provider, outside "
+                          "this service", notify=[order.seller_id])
+        if check.refunded_outside < order.total_amount:
+            return False
+        target = next((s for s in (S.REFUNDED, S.CANCELLED) if can_transition(order.status, s)),
+                      None)
+        if target is None:
+            return False  # shipped already: people settle it (the alert says so)
+        await self._apply(OrderChange(
+            target=target, actor_kind=ActorKind.SYSTEM, actor_id=event.source.actor_id,
+            reason="refunded_outside", metadata=event.metadata(), settled_externally=True,
+            inbox_event=event))
+        return True
 
     # ---- time ----------------------------------------------------------------------------------
 
@@ -315,17 +357,20 @@ class OrderWorkflow:
                           notify=[order.seller_id] if rule.alerts_seller else [],
                           email_seller=rule.alerts_seller)
 
-    async def _ask_provider_again(self) -> None:
-        """A pending payment: paid or failed as soon as its provider says so."""
+    async def _ask_provider_again(self, event: ExternalEvent | None = None) -> bool:
+        """A pending payment: paid or failed as soon as its provider says so, on its deadline
+        or when the provider's `event` says something happened. Returns whether it moved."""
         self._payment_checks += 1
         check = await self._effects.verify_payment()
         if check.verdict is Verdict.PENDING:
-            return
+            return False
         paid = check.verdict is Verdict.PAID
         target = flow_for(self._input.request.payment.method)[0] if paid else S.FAILED
-        await self._apply(OrderChange(target=target, actor_kind=ActorKind.SYSTEM,
-                                      actor_id="payment-provider",
-                                      reason="payment_confirmed" if paid else check.code))
+        await self._apply(OrderChange(
+            target=target, actor_kind=ActorKind.SYSTEM, actor_id="payment-provider",
+            reason="payment_confirmed" if paid else check.code,
+            metadata=event.metadata() if event else {}, inbox_event=event))
+        return True
 
     async def _money_refused(self, due: Owed, reason: str) -> None:
         order = self._order
@@ -400,6 +445,7 @@ class OrderWorkflow:
         return CarriedState(order=self._order, applied_events=sorted(self._applied),
                             alerts_raised=self._alerts_raised, stuck_since=self._stuck_since,
                             payment_checks=self._payment_checks,
+                            refunded_outside=self._effects.refunded_outside,
                             shipped_at=self._shipped_at, owed=list(self._obligations.owed),
                             emails=list(self._obligations.emails))
 

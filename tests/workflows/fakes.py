@@ -7,6 +7,8 @@ a gateway or SMTP. Tests read `calls` to see what the workflow did, in order.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -19,6 +21,8 @@ from domain.commands import (
     PaymentCheck,
     PaymentCommand,
     PaymentOperationResult,
+    RefundsCheck,
+    RefundsCheckCommand,
     StatusChangeRecord,
     TimelineRecord,
     VerifyPaymentCommand,
@@ -35,15 +39,21 @@ class FakeOrderActivities:
     the order existed, handed over by create_order. `refusal`: an error code the payment
     provider's verdict refuses the payment with; otherwise the payment is paid, or pending when
     the checkout said so. `refund_refused`: the provider refuses every refund for good.
-    `settles_after`: the payment is pending for that many questions, then paid.
+    `settles_after`: the payment is pending for that many questions, then paid (or refused,
+    with `settles_as`). `refunded_outside`: what the provider says it refunded that the
+    service did not ask for.
     """
 
     def __init__(self, *, rejection: str | None = None,
                  early_events: list[ExternalEvent] | None = None,
                  refusal: str | None = None, refund_refused: bool = False,
-                 settles_after: int | None = None) -> None:
+                 settles_after: int | None = None, settles_as: Verdict = Verdict.PAID,
+                 refunded_outside: Decimal = Decimal(0)) -> None:
         self.calls: list[tuple[str, object]] = []
         self._settles_after = settles_after
+        self._settles_as = settles_as
+        # What the provider says it refunded outside the service (a dashboard refund).
+        self.refunded_outside = refunded_outside
         self._refund_refused = refund_refused
         self._rejection = rejection
         self._early_events = early_events or []
@@ -52,7 +62,8 @@ class FakeOrderActivities:
     def activities(self) -> list:
         return [self.create_order, self.record_status_change, self.record_timeline,
                 self.raise_alert, self.restore_inventory, self.verify_payment,
-                self.refund_payment, self.release_escrow, self.send_order_email]
+                self.refund_payment, self.release_escrow, self.reconcile_refunds,
+                self.send_order_email]
 
     def names(self) -> list[str]:
         """The activities asked for so far, in order."""
@@ -105,7 +116,11 @@ class FakeOrderActivities:
             return PaymentCheck(Verdict.REFUSED, self._refusal, "the provider says no")
         if self._settles_after is not None:
             asked = len(self.inputs("verify_payment"))
-            return PaymentCheck(Verdict.PAID if asked > self._settles_after else Verdict.PENDING)
+            if asked <= self._settles_after:
+                return PaymentCheck(Verdict.PENDING)
+            if self._settles_as is Verdict.REFUSED:
+                return PaymentCheck(Verdict.REFUSED, "PAYMENT_NOT_CONFIRMED", "the payment failed")
+            return PaymentCheck(Verdict.PAID)
         return PaymentCheck(Verdict.PAID if cmd.claimed_final else Verdict.PENDING)
 
     @activity.defn(name="refund_payment")
@@ -120,6 +135,11 @@ class FakeOrderActivities:
     async def release_escrow(self, cmd: PaymentCommand) -> PaymentOperationResult:
         self.calls.append(("release_escrow", cmd))
         return _succeeded(cmd)
+
+    @activity.defn(name="reconcile_refunds")
+    async def reconcile_refunds(self, cmd: RefundsCheckCommand) -> RefundsCheck:
+        self.calls.append(("reconcile_refunds", cmd))
+        return RefundsCheck(refunded_outside=self.refunded_outside)
 
     # ---- EmailActivities -------------------------------------------------------------------
 
