@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import stripe
 from temporalio.client import WorkflowFailureError
 
 from api import order_commands
@@ -161,6 +162,27 @@ async def _stuck_then_disputed_and_refunded(client, settings, listing):
     return handle
 
 
+async def _card_processor_events(client, settings, listing):
+    # A quarter refunded in the Stripe dashboard, told by charge.refunded; a payment event and a
+    # chargeback for the paid order; then the buyer cancels and gets only the rest back.
+    handle = await _start(client, settings, listing, PaymentMethod.FIAT)
+    intent = handle.id.removeprefix("order-fiat-")
+    stripe_api = stripe.StripeClient("sk_test_recording",
+                                     base_addresses={"api": factories.STRIPE["api_base"]})
+    stripe_api.v1.refunds.create({"payment_intent": intent, "amount": 5000})
+    now = datetime.now(UTC)
+    for i, kind in enumerate(["charge.refunded", "payment_intent.succeeded",
+                              "charge.dispute.created", "charge.refunded"]):
+        await handle.signal(OrderWorkflow.external_event, ExternalEvent(
+            source=EventSource.CARD, event_id=f"evt_rec{i}", kind=kind, occurred_at=now,
+            payment_reference=intent))
+    await handle.execute_update(OrderWorkflow.change_status, StatusChangeRequest(
+        status=OrderStatus.CANCELLED, actor_kind=ActorKind.BUYER, actor_id="rec",
+        reason="buyer_request"))
+    await handle.result()
+    return handle
+
+
 SCENARIOS = {
     # v3: release 0.1.0.
     **{f"v3_{m.value}_happy_path": _happy(m) for m in PaymentMethod},
@@ -176,6 +198,8 @@ SCENARIOS = {
     "v4_cancelled_by_buyer": _cancelled_by_buyer,
     "v4_carrier_and_escrow_events": _carrier_and_escrow_events,
     "v4_stuck_then_disputed_and_refunded": _stuck_then_disputed_and_refunded,
+    # v4, later in 0.2.0: the card processor's events (no patch: only new signals take them).
+    "v4_card_processor_events": _card_processor_events,
 }
 CURRENT = "v4"  # what the code records today; earlier prefixes are never re-recorded
 
