@@ -14,8 +14,10 @@ from api.auth import Role, mint_token
 from db.engine import create_database
 from db.migrate import upgrade
 from oms import processes
+from oms.dev_stripe import register_webhook
 from oms.seed import DEMO_BUYER, DEMO_OPERATOR, DEMO_SELLER, DEMO_SHIPPING_SYSTEM, seed_demo
 from oms.settings import Settings
+from webhooks.card_events import SUBSCRIBED_EVENTS
 
 
 def run_dev_stack(settings: Settings) -> int:
@@ -67,6 +69,9 @@ def run_dev_stack(settings: Settings) -> int:
             )
             children.append(localstripe)
             processes.wait_for_port(settings.stripe_port, localstripe, timeout=30)
+            # localstripe forgets its webhook endpoints when it stops: subscribe the API again.
+            register_webhook(settings.stripe_api_base, "oms", _stripe_webhook_url(settings),
+                             settings.stripe_webhook_secret, SUBSCRIBED_EVENTS)
         processes.wait_for_port(temporal_port, temporal, timeout=60)
         upgrade(settings.database_url)
         asyncio.run(_seed(settings))
@@ -92,6 +97,11 @@ def run_dev_stack(settings: Settings) -> int:
         print("oms dev: stopping", file=sys.stderr)
         for child in reversed(children):  # API, worker, localstripe, then Temporal
             processes.stop(child)
+
+
+def _stripe_webhook_url(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::") else settings.api_host
+    return f"http://{host}:{settings.api_port}/api/webhooks/stripe"
 
 
 async def _seed(settings: Settings) -> None:

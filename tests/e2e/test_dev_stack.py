@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -78,10 +79,28 @@ def test_the_dev_stack_serves_an_order_and_stops_cleanly(tmp_path):
         assert 'oms_orders_created_total{payment_method="escrow"} 1.0' in orders.text
         sdk = httpx.get(f"http://127.0.0.1:{ports['sdk_metrics']}/metrics", timeout=10)
         assert "temporal_" in sdk.text
-        # The stack's localstripe takes a card payment, as the README's walkthrough starts.
-        paid = subprocess.run(_oms("pay", "fiat", "--buyer", "buyer123", "--amount", "200"),
+        # The stack's localstripe takes a card payment, as the README's walkthrough starts,
+        # and tells the stack's API about it with a signed payment_intent.succeeded.
+        paid = subprocess.run(_oms("pay", "fiat", "--buyer", "buyer123", "--amount", "79.98",
+                                   "--currency", "USD"),
                               env=env, capture_output=True, text=True, timeout=60)
         assert paid.returncode == 0 and paid.stdout.startswith("pi_"), paid.stderr
+        card = checkout_body(buyer_id="buyer123", seller_id="seller456", method="fiat",
+                             listing_id="listing790", total="79.98", currency="USD")
+        card["paymentResult"]["paymentIntentId"] = paid.stdout.strip()
+        with httpx.Client(base_url=api, timeout=30) as http:
+            created = http.post("/api/orders", json=card, headers=buyer)
+            assert created.status_code == 201, created.text
+            assert created.json()["order"]["status"] == "payment_confirmed"
+            card_order = created.json()["order"]["id"]
+
+            def told_by_stripe() -> bool:
+                details = http.get(f"/api/orders/{card_order}", headers=buyer).json()["order"]
+                return "card_processor" in [e["source"] for e in details["timeline"]]
+            deadline = time.monotonic() + 30
+            while not told_by_stripe():
+                assert time.monotonic() < deadline, "localstripe's event never reached the API"
+                time.sleep(0.2)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
