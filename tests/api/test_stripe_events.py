@@ -9,18 +9,26 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
+import httpx
 import pytest
 import stripe
 from sqlalchemy import select
 
+from activities.payments import StripeCardPayments, payment_providers
 from api.auth import Role
+from api.main import create_app
 from db import tables as t
+from domain.order import PaymentMethod
+from domain.payments import PaymentStatus
 from oms.settings import DEV_STRIPE_WEBHOOK_SECRET
+from payments.stripe_provider import StripeProvider
 from tests import factories
 from tests.conftest import bearer
 from tests.factories import checkout_body, seed_listing, unique
 from tests.polling import eventually
+from worker import build_worker
 
 pytestmark = pytest.mark.usefixtures("stack_worker")
 
@@ -204,3 +212,65 @@ async def test_a_signed_but_malformed_stripe_event_is_a_clear_422(api):
 async def test_an_event_type_the_service_does_not_handle_is_recorded_not_applied(api):
     event = stripe_event("customer.created", {"id": unique("cus"), "object": "customer"})
     assert (await post_stripe(api, event)).json()["status"] == "unknown_type"
+
+
+class StillProcessing:
+    """Stripe's answer for a payment that is still processing (a bank debit), which localstripe
+    cannot simulate: the real PaymentIntent as localstripe has it, reported `processing` until
+    `settle()`. Everything else goes to the real Stripe adapter."""
+
+    def __init__(self, real: StripeCardPayments) -> None:
+        self._real = real
+        self.settled = False
+
+    def settle(self) -> None:
+        self.settled = True
+
+    async def verify(self, cmd):
+        verified = await self._real.verify(cmd)
+        return verified if self.settled else replace(verified, status=PaymentStatus.PROCESSING)
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+@pytest.fixture
+async def processing_stack(client, session_db, settings):
+    """An API and a worker of their own, whose card payments stay processing until told."""
+    own = settings.model_copy(update={"task_queue": unique("orders-processing")})
+    stripe_api = StripeProvider.from_settings(own)
+    provider = StillProcessing(StripeCardPayments(stripe_api))
+    providers = {**payment_providers(stripe_api), PaymentMethod.FIAT: provider}
+    app = create_app(own)
+    async with (build_worker(client, session_db, own, own.task_queue, providers=providers),
+                app.router.lifespan_context(app)):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://oms.test") as http:
+            yield http, provider
+    await stripe_api.aclose()
+
+
+async def test_a_processing_payment_is_paid_on_stripes_event_applied_once(
+        processing_stack, session_db):
+    api, provider = processing_stack
+    order, intent, _, _ = await card_order(api, session_db)
+    assert order["status"] == "payment_pending"  # the recheck is a minute away
+    provider.settle()  # Stripe has settled the debit
+    succeeded = stripe_event("payment_intent.succeeded", {
+        "id": intent, "object": "payment_intent", "status": "succeeded"})
+    for _ in range(2):
+        assert (await post_stripe(api, succeeded)).status_code == 200
+
+    async def paid():
+        now = await details(api, order["id"])
+        assert now["status"] == "payment_confirmed", now["status"]
+        return now
+    now = await eventually(paid, timeout=15)
+    assert now["payment"]["status"] == "confirmed"
+    async with session_db.reader.connect() as conn:
+        changes = (await conn.execute(select(t.order_status_history.c.new_status).where(
+            t.order_status_history.c.order_id == order["id"]))).scalars().all()
+        inbox = (await conn.execute(select(t.webhook_events.c.status).where(
+            t.webhook_events.c.event_id == succeeded["id"]))).scalars().all()
+    assert changes == ["payment_pending", "payment_confirmed"]  # once, for two deliveries
+    assert inbox == ["accepted"]
