@@ -40,7 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = create_database(settings.database_url)
         # Lazy: the API starts (and /health says so) even while Temporal is still coming up.
         app.state.temporal = await connect(settings.temporal_address,
-                                           settings.temporal_namespace, lazy=True)
+                                           settings.temporal_namespace, lazy=True,
+                                           payload_keys=settings.payload_key_ring)
         app.state.live = LiveHub(app.state.db, settings.database_url,
                                  poll_interval=settings.live_poll_interval.total_seconds(),
                                  queue_size=settings.ws_queue_size)
