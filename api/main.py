@@ -12,6 +12,7 @@ from api import errors
 from api.metrics import RequestMetricsMiddleware
 from api.routes import (
     alerts,
+    codec,
     health,
     metrics,
     notifications,
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    alerts.router, reference.router, notifications.router, live_routes.router,
                    health.router, metrics.router):
         app.include_router(router)
+    codec.install(app, settings)
     return app
 
 

@@ -54,7 +54,8 @@ def run_dev_stack(settings: Settings) -> int:
     try:
         temporal = processes.spawn(
             processes.temporal_dev_server_args(temporal_port, ui_port=settings.temporal_ui_port,
-                                               db_file=data / "temporal.db"),
+                                               db_file=data / "temporal.db",
+                                               codec_endpoint=_codec_endpoint(settings)),
             log=data / "temporal.log",
         )
         children.append(temporal)
@@ -92,6 +93,12 @@ def run_dev_stack(settings: Settings) -> int:
         print("oms dev: stopping", file=sys.stderr)
         for child in reversed(children):  # API, worker, localstripe, then Temporal
             processes.stop(child)
+
+
+def _codec_endpoint(settings: Settings) -> str:
+    """The API's codec server as the browser showing the Temporal UI reaches it."""
+    host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::") else settings.api_host
+    return f"http://{host}:{settings.api_port}/codec"
 
 
 async def _seed(settings: Settings) -> None:

@@ -51,6 +51,8 @@ OPERATION_IDS = {
     "GET /health": "getHealth",
     "POST /api/webhooks/shipping": "receiveShippingWebhook",
     "POST /api/webhooks/escrow": "receiveEscrowWebhook",
+    "POST /codec/decode": "decodePayloads",
+    "POST /codec/encode": "encodePayloads",
 }
 # /health answers 503 with its own report (which dependency is down), not with a problem.
 NOT_PROBLEMS = {("GET /health", "503")}
