@@ -176,6 +176,8 @@ SCENARIOS = {
     "v4_cancelled_by_buyer": _cancelled_by_buyer,
     "v4_carrier_and_escrow_events": _carrier_and_escrow_events,
     "v4_stuck_then_disputed_and_refunded": _stuck_then_disputed_and_refunded,
+    # Payloads encrypted by the codec (oms/codec.py, the dev key), as every client now writes.
+    "v4_encrypted_fiat_happy_path": _happy(PaymentMethod.FIAT),
 }
 CURRENT = "v4"  # what the code records today; earlier prefixes are never re-recorded
 
