@@ -25,8 +25,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# `make bench BENCH_ARGS=--no-codec` measures without payload encryption.
 bench: $(STAMP)
-	$(BIN)/python -m bench.run_bench
+	$(BIN)/python -m bench.run_bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .oms .pytest_cache

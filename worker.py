@@ -80,7 +80,8 @@ def build_worker(client: Client, db: Database, settings: Settings, task_queue: s
 async def run(settings: Settings) -> None:
     client = await connect(settings.temporal_address, settings.temporal_namespace,
                            metrics_port=settings.temporal_metrics_port,
-                           metrics_host=settings.metrics_host)
+                           metrics_host=settings.metrics_host,
+                           payload_keys=settings.payload_key_ring)
     if settings.worker_metrics_port:
         prometheus_client.start_http_server(settings.worker_metrics_port,
                                             addr=settings.metrics_host)

@@ -12,6 +12,7 @@ from api import errors
 from api.metrics import RequestMetricsMiddleware
 from api.routes import (
     alerts,
+    codec,
     health,
     metrics,
     notifications,
@@ -41,7 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = create_database(settings.database_url)
         # Lazy: the API starts (and /health says so) even while Temporal is still coming up.
         app.state.temporal = await connect(settings.temporal_address,
-                                           settings.temporal_namespace, lazy=True)
+                                           settings.temporal_namespace, lazy=True,
+                                           payload_keys=settings.payload_key_ring)
         app.state.live = LiveHub(app.state.db, settings.database_url,
                                  poll_interval=settings.live_poll_interval.total_seconds(),
                                  queue_size=settings.ws_queue_size)
@@ -66,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    card_route.router, alerts.router, reference.router, notifications.router,
                    live_routes.router, health.router, metrics.router):
         app.include_router(router)
+    codec.install(app, settings)
     return app
 
 

@@ -17,8 +17,9 @@ from oms.temporal import connect
 
 
 async def serve(address: str, task_queue: str) -> None:
-    # Same connection (and pydantic data converter) as the order worker.
-    client = await connect(address)
+    # Same connection (and pydantic data converter) as the order worker, without the payload
+    # codec: bare temporalio, whether or not the orders' side encrypts.
+    client = await connect(address, payload_keys=None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -70,6 +70,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="OMS_LOG_LEVEL of the API and worker (default INFO, as deployed)")
     parser.add_argument("--op-timeout", type=float, default=30, help="seconds per operation")
     parser.add_argument("--phase-timeout", type=float, default=180, help="seconds per phase")
+    parser.add_argument("--no-codec", action="store_true",
+                        help="the API and worker do not encrypt payloads "
+                             "(OMS_PAYLOAD_ENCRYPTION=false), to measure what the codec costs; "
+                             "the bare side never encrypts")
     parser.add_argument("--no-json", action="store_true", help="do not write bench/results/")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep the logs and SQLite database in DIR (default: a temporary "
@@ -186,7 +190,7 @@ def _quiet_cancellations(loop: asyncio.AbstractEventLoop, context: dict[str, Any
 
 async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, PhaseResult]:
     asyncio.get_running_loop().set_exception_handler(_quiet_cancellations)
-    client = await connect(stack.temporal_address)
+    client = await connect(stack.temporal_address, payload_keys=None)  # the bare side's
     limits = httpx.Limits(max_connections=args.concurrency,
                           max_keepalive_connections=args.concurrency)
     async with httpx.AsyncClient(base_url=stack.api_url, limits=limits,
@@ -331,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     with _workdir(args.keep) as workdir:
         try:
             with running_stack(workdir, listings=args.listings, inventory=10**9,
-                               log_level=args.log_level) as stack:
+                               log_level=args.log_level,
+                               payload_encryption=not args.no_codec) as stack:
                 print(f"stack up in {time.monotonic() - started:.1f} s", flush=True)
                 results = asyncio.run(measure(stack, args))
         except KeyboardInterrupt:

@@ -103,9 +103,10 @@ def _watch(stack: contextlib.ExitStack, args: list[str], env: dict[str, str], lo
 
 @contextlib.contextmanager
 def running_stack(workdir: Path, *, listings: int, inventory: int, log_level: str,
-                  database: str = "sqlite") -> Iterator[Stack]:
+                  database: str = "sqlite", payload_encryption: bool = True) -> Iterator[Stack]:
     """The stack on the embedded SQLite read model, or with `database="postgres"` on a
-    throwaway PostgreSQL cluster (whose server is then one more process on the cores)."""
+    throwaway PostgreSQL cluster (whose server is then one more process on the cores); the
+    API and worker encrypt payloads unless `payload_encryption` is off."""
     with contextlib.ExitStack() as outer:
         if database == "postgres":
             bin_dir = servers.postgres_bin_dir()
@@ -116,12 +117,13 @@ def running_stack(workdir: Path, *, listings: int, inventory: int, log_level: st
         else:
             database_url = f"sqlite+aiosqlite:///{workdir / 'oms.db'}"
         yield outer.enter_context(_running(workdir, database_url, listings=listings,
-                                           inventory=inventory, log_level=log_level))
+                                           inventory=inventory, log_level=log_level,
+                                           payload_encryption=payload_encryption))
 
 
 @contextlib.contextmanager
 def _running(workdir: Path, database_url: str, *, listings: int, inventory: int,
-             log_level: str) -> Iterator[Stack]:
+             log_level: str, payload_encryption: bool) -> Iterator[Stack]:
     listing_ids = seed(database_url, listings, inventory)
     task_queue = f"orders-bench-{uuid.uuid4().hex[:8]}"
     bare_queue = f"bare-bench-{uuid.uuid4().hex[:8]}"
@@ -140,6 +142,7 @@ def _running(workdir: Path, database_url: str, *, listings: int, inventory: int,
                "OMS_TEMPORAL_ADDRESS": address, "OMS_DATABASE_URL": database_url,
                "OMS_JWT_SECRET": JWT_SECRET, "OMS_TASK_QUEUE": task_queue,
                "OMS_API_HOST": "127.0.0.1", "OMS_LOG_LEVEL": log_level,
+               "OMS_PAYLOAD_ENCRYPTION": str(payload_encryption).lower(),
                # The worker's metrics stay on, as deployed, on ports of their own: the fixed
                # defaults may belong to a dev stack already running on this machine.
                "OMS_WORKER_METRICS_PORT": str(processes.free_port()),

@@ -56,7 +56,8 @@ def run_dev_stack(settings: Settings) -> int:
     try:
         temporal = processes.spawn(
             processes.temporal_dev_server_args(temporal_port, ui_port=settings.temporal_ui_port,
-                                               db_file=data / "temporal.db"),
+                                               db_file=data / "temporal.db",
+                                               codec_endpoint=_codec_endpoint(settings)),
             log=data / "temporal.log",
         )
         children.append(temporal)
@@ -99,9 +100,19 @@ def run_dev_stack(settings: Settings) -> int:
             processes.stop(child)
 
 
-def _stripe_webhook_url(settings: Settings) -> str:
+def _local_api(settings: Settings) -> str:
+    """The API as this machine's browser and localstripe reach it."""
     host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::") else settings.api_host
-    return f"http://{host}:{settings.api_port}/api/webhooks/stripe"
+    return f"http://{host}:{settings.api_port}"
+
+
+def _stripe_webhook_url(settings: Settings) -> str:
+    return f"{_local_api(settings)}/api/webhooks/stripe"
+
+
+def _codec_endpoint(settings: Settings) -> str:
+    """The API's codec server as the browser showing the Temporal UI reaches it."""
+    return f"{_local_api(settings)}/codec"
 
 
 async def _seed(settings: Settings) -> None:

@@ -84,11 +84,16 @@ def temporal_binary() -> str:
 
 
 def temporal_dev_server_args(
-    port: int, *, ui_port: int | None = None, db_file: Path | None = None
+    port: int, *, ui_port: int | None = None, db_file: Path | None = None,
+    codec_endpoint: str | None = None,
 ) -> list[str]:
+    """The dev server's command line; its Web UI (on `ui_port`) asks the codec server at
+    `codec_endpoint` to decrypt what it shows."""
     args = [temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port),
             "--log-level", "warn"]
     args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
+    if ui_port and codec_endpoint:
+        args += ["--ui-codec-endpoint", codec_endpoint]
     if db_file:
         # WAL keeps the persisted dev server as fast as the in-memory one.
         args += ["--db-filename", str(db_file), "--sqlite-pragma", "journal_mode=wal",

@@ -19,6 +19,7 @@ from pydantic_settings import (
 )
 
 from domain.commands import OrderPolicy
+from oms.codec import PayloadKeys
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 DEV_SHIPPING_SECRET = "dev-only-shipping-webhook-secret-0123456789"
@@ -27,6 +28,8 @@ DEV_ESCROW_SECRET = "dev-only-escrow-webhook-secret-0123456789ab"
 DEV_STRIPE_API_KEY = "sk_test_dev_only_localstripe_0123456789"
 DEV_STRIPE_WEBHOOK_SECRET = "whsec_dev_only_stripe_webhook_secret_012345"
 DEV_STRIPE_API_BASE = "http://127.0.0.1:8420"
+# The dev stack's and the tests' payload key: public, so refused beyond loopback like the rest.
+DEV_PAYLOAD_KEYS = "dev:ZGV2LW9ubHktcGF5bG9hZC1rZXktY2hhbmdlLW1lISE="
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -48,6 +51,13 @@ class Settings(BaseSettings):
     stripe_api_key: str = Field(DEV_STRIPE_API_KEY, pattern=r"^(sk|rk)_(test|live)_\S+$")
     stripe_api_base: str = Field(DEV_STRIPE_API_BASE, pattern=r"^https?://[^/\s]+$")
     stripe_webhook_secret: str = Field(DEV_STRIPE_WEBHOOK_SECRET, min_length=32)
+    # Payload encryption (oms/codec.py): `id:base64-key,...`, 32-byte keys, the first encrypts
+    # new payloads and all decrypt. OMS_PAYLOAD_ENCRYPTION=false turns it off, to measure its
+    # cost on one machine only. The codec server answers the Temporal Web UI at this origin
+    # (default: the dev stack's UI).
+    payload_keys: str = Field(DEV_PAYLOAD_KEYS, repr=False)
+    payload_encryption: bool = True
+    temporal_ui_origin: str | None = Field(None, pattern=r"^https?://[^/\s]+$")
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     temporal_ui_port: int = Field(8233, ge=1, le=65535)
@@ -91,6 +101,12 @@ class Settings(BaseSettings):
             raise ValueError("use sqlite+aiosqlite:// or postgresql+psycopg://")
         return url
 
+    @field_validator("payload_keys")
+    @classmethod
+    def _usable_payload_keys(cls, text: str) -> str:
+        PayloadKeys.parse(text)  # PayloadKeyError is a ValueError: one line saying what is wrong
+        return text
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, level: str) -> str:
@@ -110,13 +126,29 @@ class Settings(BaseSettings):
                 ("OMS_STRIPE_API_KEY", self.stripe_api_key, DEV_STRIPE_API_KEY),
                 ("OMS_STRIPE_WEBHOOK_SECRET", self.stripe_webhook_secret,
                  DEV_STRIPE_WEBHOOK_SECRET),
+                ("OMS_PAYLOAD_KEYS", self.payload_keys, DEV_PAYLOAD_KEYS),
             ):
                 if value == dev:
                     raise ValueError(f"set {name} when the API listens beyond loopback")
+            if not self.payload_encryption:
+                raise ValueError("OMS_PAYLOAD_ENCRYPTION=false is for measurements on one "
+                                 "machine: buyers' data would reach Temporal in plain text")
             if self.stripe_is_local:
                 raise ValueError("set OMS_STRIPE_API_BASE to the Stripe API when the API listens "
                                  "beyond loopback: the local one takes no real payments")
         return self
+
+    @property
+    def payload_key_ring(self) -> PayloadKeys | None:
+        """The keys payloads are encrypted with; None when encryption is off."""
+        return PayloadKeys.parse(self.payload_keys) if self.payload_encryption else None
+
+    @property
+    def temporal_ui_origins(self) -> list[str]:
+        """Where the Temporal Web UI that calls the codec server is served from."""
+        if self.temporal_ui_origin:
+            return [self.temporal_ui_origin]
+        return [f"http://{host}:{self.temporal_ui_port}" for host in ("127.0.0.1", "localhost")]
 
     @property
     def stripe_is_local(self) -> bool:

@@ -11,7 +11,8 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 
-from workflows.converter import data_converter
+from oms.codec import PayloadKeys, encrypted_converter
+from oms.settings import DEV_PAYLOAD_KEYS
 from workflows.shared import SEARCH_ATTRIBUTES
 
 _INDEXED = {
@@ -19,18 +20,25 @@ _INDEXED = {
     "Double": IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
     "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
 }
+# What a client made without settings encrypts with: the settings' default, so the tests' and
+# benchmarks' own clients and workers read what an API on default settings writes.
+DEFAULT_PAYLOAD_KEYS = PayloadKeys.parse(DEV_PAYLOAD_KEYS)
 
 
 async def connect(address: str, namespace: str = "default", *, lazy: bool = False,
-                  metrics_port: int = 0, metrics_host: str = "127.0.0.1") -> Client:
+                  metrics_port: int = 0, metrics_host: str = "127.0.0.1",
+                  payload_keys: PayloadKeys | None = DEFAULT_PAYLOAD_KEYS) -> Client:
     """A client with the pydantic converter, which carries Decimal, date and datetime exactly
-    (the default one does not); with `metrics_port`, the SDK serves its metrics there."""
+    (the default one does not), encrypting payloads with `payload_keys` (None: plain); with
+    `metrics_port`, the SDK serves its metrics there. A worker built on the client encodes and
+    decodes with the same converter."""
     runtime = None
     if metrics_port:
         runtime = Runtime(telemetry=TelemetryConfig(
             metrics=PrometheusConfig(bind_address=f"{metrics_host}:{metrics_port}")))
     return await Client.connect(
-        address, namespace=namespace, data_converter=data_converter, lazy=lazy,
+        address, namespace=namespace, data_converter=encrypted_converter(payload_keys),
+        lazy=lazy,
         runtime=runtime,
     )
 

@@ -200,6 +200,8 @@ SCENARIOS = {
     "v4_stuck_then_disputed_and_refunded": _stuck_then_disputed_and_refunded,
     # v4, later in 0.2.0: the card processor's events (no patch: only new signals take them).
     "v4_card_processor_events": _card_processor_events,
+    # Payloads encrypted by the codec (oms/codec.py, the dev key), as every client now writes.
+    "v4_encrypted_fiat_happy_path": _happy(PaymentMethod.FIAT),
 }
 CURRENT = "v4"  # what the code records today; earlier prefixes are never re-recorded
 

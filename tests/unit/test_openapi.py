@@ -52,6 +52,8 @@ OPERATION_IDS = {
     "POST /api/webhooks/shipping": "receiveShippingWebhook",
     "POST /api/webhooks/escrow": "receiveEscrowWebhook",
     "POST /api/webhooks/stripe": "receiveStripeWebhook",
+    "POST /codec/decode": "decodePayloads",
+    "POST /codec/encode": "encodePayloads",
 }
 # /health answers 503 with its own report (which dependency is down), not with a problem.
 NOT_PROBLEMS = {("GET /health", "503")}

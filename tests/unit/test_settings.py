@@ -8,9 +8,10 @@ from oms.settings import DEV_JWT_SECRET, DEV_STRIPE_API_KEY, DEV_STRIPE_WEBHOOK_
 PRODUCTION_STRIPE = {"OMS_STRIPE_API_KEY": "sk_live_" + "k" * 40,
                      "OMS_STRIPE_API_BASE": "https://api.stripe.com",
                      "OMS_STRIPE_WEBHOOK_SECRET": "whsec_" + "w" * 32}
+PRODUCTION_PAYLOAD_KEYS = {"OMS_PAYLOAD_KEYS": "prod:cHJvZC1vbmx5LXBheWxvYWQta2V5LTAxMjM0NTY3ODk="}
 PUBLIC_API = {"OMS_API_HOST": "0.0.0.0", "OMS_JWT_SECRET": "x" * 40,
               "OMS_SHIPPING_WEBHOOK_SECRET": "y" * 40, "OMS_ESCROW_WEBHOOK_SECRET": "z" * 40,
-              **PRODUCTION_STRIPE}
+              **PRODUCTION_STRIPE, **PRODUCTION_PAYLOAD_KEYS}
 
 
 def test_durations_come_from_the_environment_into_the_order_policy(monkeypatch):
@@ -64,7 +65,7 @@ def test_a_public_api_with_its_own_secret_is_fine(monkeypatch):
     monkeypatch.setenv("OMS_JWT_SECRET", "x" * 40)
     monkeypatch.setenv("OMS_SHIPPING_WEBHOOK_SECRET", "y" * 40)
     monkeypatch.setenv("OMS_ESCROW_WEBHOOK_SECRET", "z" * 40)
-    for key, value in PRODUCTION_STRIPE.items():
+    for key, value in {**PRODUCTION_STRIPE, **PRODUCTION_PAYLOAD_KEYS}.items():
         monkeypatch.setenv(key, value)
     settings = Settings(_env_file=None)
     assert settings.jwt_secret != DEV_JWT_SECRET

@@ -6,8 +6,11 @@ on its answer. Through the real API, signatures and localstripe: tests/api/test_
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
+
+import pytest
 
 from domain.events import EventSource, ExternalEvent
 from domain.order import ActorKind, OrderStatus, PaymentMethod
@@ -15,9 +18,15 @@ from domain.payments import Verdict
 from tests.factories import unique
 from tests.polling import eventually
 from tests.workflows.fakes import FakeOrderActivities
-from tests.workflows.test_workflow_logic import TO_SHIPPED, Order, orders  # noqa: F401
+from tests.workflows.test_workflow_logic import TO_SHIPPED, Order, Orders, orders_on
 
 S = OrderStatus
+
+
+@pytest.fixture
+async def orders(time_skipping_env) -> AsyncIterator[Orders]:
+    async with orders_on(time_skipping_env) as made:
+        yield made
 
 
 def card(kind: str, event_id: str | None = None, **kw) -> ExternalEvent:
