@@ -37,7 +37,8 @@ class PaymentMethod(StrEnum):
 
 
 class ActorKind(StrEnum):
-    """How the caller relates to the order (a relation, not a global role)."""
+    """How the caller relates to the order (a relation, not a global role). SYSTEM is the
+    service itself (timers, verified events) or an integration acting through its scopes."""
 
     BUYER = "buyer"
     SELLER = "seller"
@@ -88,8 +89,10 @@ _BEFORE_PROCESSING = frozenset({S.PAYMENT_PENDING, S.PAYMENT_CONFIRMED, S.ESCROW
 
 SELLER_TARGETS = frozenset({S.ORDER_CONFIRMED, S.PROCESSING, S.READY_TO_SHIP, S.SHIPPED,
                             S.CANCELLED})
-SYSTEM_TARGETS = frozenset({S.PAYMENT_CONFIRMED, S.ESCROW_LOCKED, S.SHIPPED, S.IN_TRANSIT,
-                            S.OUT_FOR_DELIVERY, S.DELIVERED, S.COMPLETED, S.DISPUTED, S.FAILED})
+# What an integration may report through the API (a carrier's shipping progress; its token's
+# scopes narrow it further, api/permissions.py). Payment, escrow, completion and failure come
+# from verified provider and chain events and from timers, which never ask this.
+CARRIER_TARGETS = frozenset({S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.DELIVERED})
 
 
 def flow_for(method: PaymentMethod) -> tuple[OrderStatus, ...]:
@@ -121,7 +124,7 @@ def actor_may(
     Assumes the transition itself is allowed; `check_transition` tests both.
     """
     if actor is ActorKind.SYSTEM:
-        return target in SYSTEM_TARGETS
+        return target in CARRIER_TARGETS
     if actor is ActorKind.SELLER:
         if target is S.CANCELLED:
             return current in _BEFORE_SHIPPING

@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api import presenters
+from api import permissions, presenters
 from api.deps import CurrentUser, DbDep
 from api.errors import PROBLEM_RESPONSES
+from api.permissions import Grant
 from api.responses import Alerts
 from db import queries
 
@@ -24,9 +25,11 @@ async def list_alerts(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
     """Newest first. Operators see every alert; a seller sees those on its own orders."""
+    permissions.require_person(user, Grant.ALERTS_ALL)
+    everything = permissions.allows(user, Grant.ALERTS_ALL)
     async with db.reader.connect() as conn:
         rows = await queries.alerts_page(
-            conn, seller_id=None if user.is_staff else user.user_id, kind=kind, limit=limit,
+            conn, seller_id=None if everything else user.user_id, kind=kind, limit=limit,
             offset=(page - 1) * limit)
     return {"alerts": [presenters.alert(r) for r in rows],
             "pagination": {"page": page, "limit": limit}}

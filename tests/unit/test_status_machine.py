@@ -95,9 +95,10 @@ EXPECTED_SOURCES = {
     ("buyer", "cancelled"): BEFORE_PROCESSING,
     ("buyer", "disputed"): {"escrow_locked", "delivered"},  # delivered: within the window
     ("buyer", "completed"): {"delivered"},
-    **{("system", t): EVERY for t in ("payment_confirmed", "escrow_locked", "shipped",
-                                      "in_transit", "out_for_delivery", "delivered",
-                                      "completed", "disputed", "failed")},
+    # Through the API an integration reports shipping only; payment, escrow, completion and
+    # failure come from verified events and timers, which the workflow applies without asking.
+    **{("system", t): EVERY for t in ("shipped", "in_transit", "out_for_delivery",
+                                      "delivered")},
     ("operator", "completed"): {"disputed"},
     ("operator", "refunded"): {"disputed", "payment_confirmed"},
     ("operator", "cancelled"): EVERY,
