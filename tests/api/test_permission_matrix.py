@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import jwt
 import pytest
@@ -20,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 
 from api.auth import Role, Scope, mint_token
 from api.main import create_app
+from api.permissions import GRANTS
 from oms.settings import Settings
 from tests.api.test_live_updates import serve
 from tests.api.test_webhooks import new_order, ready_to_ship
@@ -347,3 +349,19 @@ async def test_a_carrier_token_reports_shipping_and_nothing_else(api, session_db
         answer = await api.put(f"/api/orders/{shipped_id}/status", headers=who,
                                json={"status": status})
         assert answer.status_code == 200, (status, answer.text)
+
+
+def test_the_readme_table_says_what_the_code_grants():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("### Who may do what", 1)[1]
+    lines = section.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| grant |"))
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("|"))
+    table = {}
+    for row in lines[start + 2:end]:
+        grant, people, operator, support, scopes = (c.strip() for c in row.strip("|").split("|"))
+        roles = {role for role, cell in ((Role.USER, people), (Role.OPERATOR, operator),
+                                         (Role.SUPPORT, support)) if cell == "yes"}
+        table[grant] = (roles, {c.strip(" `") for c in scopes.split(",") if c.strip() != "—"})
+    assert table == {grant.value: (set(h.roles), {s.value for s in h.scopes})
+                     for grant, h in GRANTS.items()}
