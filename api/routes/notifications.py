@@ -19,7 +19,8 @@ router = APIRouter(prefix="/api/notifications", tags=["notifications"],
                    responses=PROBLEM_RESPONSES)
 
 
-@router.get("", operation_id="listNotifications", response_model=Notifications)
+@router.get("", operation_id="listNotifications", response_model=Notifications,
+            responses=problem_responses(403))
 async def list_notifications(
     user: CurrentUser,
     db: DbDep,
@@ -39,7 +40,7 @@ async def list_notifications(
 
 
 @router.post("/{notification_id}/read", operation_id="markNotificationRead",
-             response_model=NotificationRead, responses=problem_responses(404))
+             response_model=NotificationRead, responses=problem_responses(403, 404))
 async def mark_read(notification_id: NotificationIdPath, user: CurrentUser,
                     db: DbDep) -> dict[str, Any]:
     """Mark one of the caller's notifications read (again: no change)."""

@@ -36,7 +36,8 @@ Params = Annotated[ListParams, Depends(list_params)]
 @router.get("", operation_id="listOrders", response_model=OrderPage,
             response_model_exclude_unset=True, responses=problem_responses(403))
 async def all_orders(params: Params, user: CurrentUser, db: DbDep) -> dict[str, Any]:
-    """Every order, for operators: the same filters, sorts and pages as the other lists."""
+    """Every order, for operators, support and `orders:read`: the same filters, sorts and pages
+    as the other lists."""
     permissions.require(user, Grant.READ_ANY_ORDER)
     return await _page(db, params, view="operator")
 
@@ -61,7 +62,7 @@ async def seller_orders(seller_id: UserIdPath, params: Params, user: CurrentUser
 
 
 @router.get("/search", operation_id="searchOrders", response_model=SearchResults,
-            response_model_exclude_unset=True)
+            response_model_exclude_unset=True, responses=problem_responses(403))
 async def search(user: CurrentUser, db: DbDep,
                  q: Annotated[str, Query(min_length=1, max_length=200)],
                  limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
@@ -105,8 +106,8 @@ async def stats(
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     sellerId: SellerIdQuery = None,  # noqa: N803 - wire name
 ) -> dict[str, Any]:
-    """A seller's own statistics, or the platform's (or any seller's) for operators, over
-    orders created in [from, to) (default: the last 30 days)."""
+    """A seller's own statistics, or the platform's (or any seller's) for operators and support,
+    over orders created in [from, to) (default: the last 30 days)."""
     permissions.require_person(user, Grant.STATS_ANY)
     if not permissions.allows(user, Grant.STATS_ANY):
         if sellerId not in (None, user.user_id):

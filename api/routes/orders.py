@@ -40,7 +40,7 @@ async def create_order(body: CreateOrderIn, user: CurrentUser, client: TemporalD
 
 
 @router.get("/{order_id}", operation_id="getOrder", response_model=OrderView,
-            response_model_exclude_unset=True, responses=problem_responses(404))
+            response_model_exclude_unset=True, responses=problem_responses(403, 404))
 async def get_order(order: VisibleOrder, db: DbDep) -> dict[str, Any]:
     """An order with its buyer, seller, items, payment, shipping and timeline."""
     async with db.reader.connect() as conn:
@@ -67,7 +67,7 @@ async def change_status(order: OrderToChange, body: StatusChangeIn, user: Curren
 
 
 @router.get("/{order_id}/timeline", operation_id="getOrderTimeline", response_model=Timeline,
-            response_model_exclude_unset=True, responses=problem_responses(404))
+            response_model_exclude_unset=True, responses=problem_responses(403, 404))
 async def get_timeline(order: VisibleOrder, db: DbDep) -> dict[str, Any]:
     """The order's timeline, oldest first."""
     async with db.reader.connect() as conn:
@@ -76,7 +76,7 @@ async def get_timeline(order: VisibleOrder, db: DbDep) -> dict[str, Any]:
 
 
 @router.get("/{order_id}/history", operation_id="getOrderHistory", response_model=History,
-            responses=problem_responses(404))
+            responses=problem_responses(403, 404))
 async def get_history(order: VisibleOrder, db: DbDep) -> dict[str, Any]:
     """Every status change with who made it and why."""
     async with db.reader.connect() as conn:

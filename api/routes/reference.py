@@ -56,7 +56,7 @@ async def put_listing(listing_id: ListingIdPath, body: ListingIn, user: CurrentU
 
 
 @router.get("/listings/{listing_id}", operation_id="getListing", response_model=ListingView,
-            responses=problem_responses(404))
+            responses=problem_responses(403, 404))
 async def get_listing(listing_id: ListingIdPath, user: CurrentUser, db: DbDep) -> dict[str, Any]:
     """A listing with its current price and stock."""
     permissions.require(user, Grant.READ_LISTINGS)
