@@ -43,7 +43,7 @@ async def order_updates(
     # An integration has no orders of its own to watch: it needs the grant to watch them all.
     if (all or principal.is_integration) and not permissions.allows(principal, Grant.WATCH_ALL):
         await websocket.close(code=WS_1008_POLICY_VIOLATION,
-                              reason=f"only a caller allowed to {Grant.WATCH_ALL} may ask for all")
+                              reason="this token may not watch every order")
         return
     hub = app.state.live
     sub = hub.subscribe(principal.user_id, all_orders=all)

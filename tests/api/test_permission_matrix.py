@@ -21,7 +21,8 @@ from websockets.exceptions import ConnectionClosed
 
 from api.auth import Role, Scope, mint_token
 from api.main import create_app
-from api.permissions import GRANTS
+from api.permissions import GRANTS, STATUS_SCOPES
+from domain.order import ActorKind, OrderStatus, actor_may
 from oms.settings import Settings
 from tests.api.test_live_updates import serve
 from tests.api.test_webhooks import new_order, ready_to_ship
@@ -365,3 +366,12 @@ def test_the_readme_table_says_what_the_code_grants():
         table[grant] = (roles, {c.strip(" `") for c in scopes.split(",") if c.strip() != "—"})
     assert table == {grant.value: (set(h.roles), {s.value for s in h.scopes})
                      for grant, h in GRANTS.items()}
+
+
+def test_no_scope_declares_an_order_paid_or_settles_it():
+    settled_elsewhere = {OrderStatus.PAYMENT_CONFIRMED, OrderStatus.ESCROW_LOCKED,
+                         OrderStatus.COMPLETED, OrderStatus.REFUNDED, OrderStatus.FAILED}
+    for scope, targets in STATUS_SCOPES.items():
+        assert not targets & settled_elsewhere, scope
+    for status in settled_elsewhere:
+        assert not actor_may(ActorKind.SYSTEM, OrderStatus.PAYMENT_PENDING, status)
