@@ -9,15 +9,19 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from temporalio.client import Client
 
-from api.auth import AuthError, Principal, decode_token
+from api import permissions
+from api.auth import AuthError, Principal
 from api.errors import ApiError
 from api.params import OrderIdPath
+from api.permissions import Grant
+from api.tokens import KeysUnavailable, TokenVerifier
 from db import queries
 from db.engine import Database
 from domain.errors import ErrorCode
 from oms.settings import Settings
 
-_bearer = HTTPBearer(auto_error=False, description="JWT signed with OMS_JWT_SECRET (HS256)")
+_bearer = HTTPBearer(auto_error=False, description="JWT: HS256 with OMS_JWT_SECRET, or RS256/"
+                     "ES256 from the identity provider at OMS_JWT_JWKS_URL")
 
 # Dependencies are `async def` although none awaits: FastAPI runs a plain `def` dependency in
 # its thread pool, a thread round trip per dependency per request. They do no I/O, so they run
@@ -37,12 +41,20 @@ async def get_temporal(request: Request) -> Client:
 
 
 async def get_principal(
-    settings: Annotated[Settings, Depends(get_settings)],
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthError("a bearer token is required")
-    return decode_token(settings.jwt_secret, credentials.credentials)
+    return await principal_of(request.app.state.tokens, credentials.credentials)
+
+
+async def principal_of(verifier: TokenVerifier, token: str) -> Principal:
+    try:
+        return await verifier.principal(token)
+    except KeysUnavailable:
+        raise ApiError(ErrorCode.TEMPORARILY_UNAVAILABLE,
+                       "the identity provider cannot be reached to check this token") from None
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -64,14 +76,36 @@ class OrderParties:
 
 
 async def get_visible_order(order_id: OrderIdPath, user: CurrentUser, db: DbDep) -> OrderParties:
-    """The order in the path if the caller may see it; otherwise 404, never revealing that it
-    exists."""
+    """The order in the path if the caller may read it: its buyer, its seller, or a holder of
+    READ_ANY_ORDER. Otherwise 404, never revealing that it exists (an integration without
+    the scope is told so, which reveals nothing about any order)."""
+    permissions.require_person(user, Grant.READ_ANY_ORDER)
+    return await _order_if(order_id, db, lambda row: (
+        permissions.allows(user, Grant.READ_ANY_ORDER) or _party(user, row)))
+
+
+async def get_order_to_change(order_id: OrderIdPath, user: CurrentUser,
+                              db: DbDep) -> OrderParties:
+    """The order in the path for a command: as VisibleOrder, and for an integration that may
+    report on any order (what it may report is checked with the status it asks for)."""
+    permissions.require_person(user, Grant.REPORT_SHIPPING)
+    return await _order_if(order_id, db, lambda row: (
+        permissions.allows(user, Grant.READ_ANY_ORDER)
+        or permissions.allows(user, Grant.REPORT_SHIPPING) or _party(user, row)))
+
+
+def _party(user: Principal, row) -> bool:
+    return permissions.is_self(user, row.buyer_id) or permissions.is_self(user, row.seller_id)
+
+
+async def _order_if(order_id: str, db: Database, may_see) -> OrderParties:
     async with db.reader.connect() as conn:
         row = await queries.order_parties(conn, order_id)
-    if row is None or not (user.is_staff or user.user_id in (row.buyer_id, row.seller_id)):
+    if row is None or not may_see(row):
         raise ApiError(ErrorCode.NOT_FOUND, "no such order")
     return OrderParties(id=row.id, workflow_id=row.workflow_id, buyer_id=row.buyer_id,
                         seller_id=row.seller_id, status=row.status, currency=row.currency)
 
 
 VisibleOrder = Annotated[OrderParties, Depends(get_visible_order)]
+OrderToChange = Annotated[OrderParties, Depends(get_order_to_change)]

@@ -22,6 +22,7 @@ from api.routes import (
     reference,
 )
 from api.strict_json import BodyLimitMiddleware
+from api.tokens import TokenVerifier
 from db.engine import create_database
 from live import routes as live_routes
 from live.hub import LiveHub
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
+        app.state.tokens = TokenVerifier.from_settings(settings)
         app.state.db = create_database(settings.database_url)
         # Lazy: the API starts (and /health says so) even while Temporal is still coming up.
         app.state.temporal = await connect(settings.temporal_address,

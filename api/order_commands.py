@@ -18,7 +18,8 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import Principal, Role
+from api import permissions
+from api.auth import Principal
 from api.deps import OrderParties
 from api.errors import ApiError, field_error
 from domain.commands import (
@@ -105,14 +106,9 @@ async def _finished_order(client: Client, workflow_id: str) -> OrderSnapshot:
     return snapshot
 
 
-def actor_for(principal: Principal, order: OrderParties) -> ActorKind:
-    if principal.role is Role.SYSTEM:
-        return ActorKind.SYSTEM
-    if principal.role is Role.OPERATOR:
-        return ActorKind.OPERATOR
-    if principal.user_id == order.seller_id:
-        return ActorKind.SELLER
-    return ActorKind.BUYER
+def actor_for(principal: Principal, order: OrderParties, status: OrderStatus) -> ActorKind:
+    return permissions.actor_for(principal, buyer_id=order.buyer_id, seller_id=order.seller_id,
+                                 status=status)
 
 
 async def change_status(client: Client, settings: Settings, user: Principal, order: OrderParties,
@@ -124,7 +120,7 @@ async def change_status(client: Client, settings: Settings, user: Principal, ord
     With an idempotency key the update gets a stable id, and Temporal answers a retry of an
     update it has already applied with the first outcome instead of applying it again.
     """
-    request = StatusChangeRequest(status=status, actor_kind=actor_for(user, order),
+    request = StatusChangeRequest(status=status, actor_kind=actor_for(user, order, status),
                                   actor_id=user.user_id, **details)
     handle = client.get_workflow_handle_for(OrderWorkflow.run, order.workflow_id)
     update_id = f"status:{request.actor_id}:{idempotency_key}" if idempotency_key else None

@@ -37,7 +37,8 @@ class PaymentMethod(StrEnum):
 
 
 class ActorKind(StrEnum):
-    """How the caller relates to the order (a relation, not a global role)."""
+    """How the caller relates to the order (a relation, not a global role). SYSTEM is the
+    service itself (timers, verified events) or an integration acting through its scopes."""
 
     BUYER = "buyer"
     SELLER = "seller"
@@ -88,8 +89,15 @@ _BEFORE_PROCESSING = frozenset({S.PAYMENT_PENDING, S.PAYMENT_CONFIRMED, S.ESCROW
 
 SELLER_TARGETS = frozenset({S.ORDER_CONFIRMED, S.PROCESSING, S.READY_TO_SHIP, S.SHIPPED,
                             S.CANCELLED})
-SYSTEM_TARGETS = frozenset({S.PAYMENT_CONFIRMED, S.ESCROW_LOCKED, S.SHIPPED, S.IN_TRANSIT,
-                            S.OUT_FOR_DELIVERY, S.DELIVERED, S.COMPLETED, S.DISPUTED, S.FAILED})
+# What an integration may report through the API (a carrier's shipping progress; its token's
+# scopes narrow it further, api/permissions.py). Payment, escrow, completion and failure come
+# from verified provider and chain events and from timers, which never ask this.
+CARRIER_TARGETS = frozenset({S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.DELIVERED})
+# Before scopes (0.2.0) a `system` token could also PUT these. The workflow's update handler,
+# which is replayed, still allows them, so orders that accepted such an update replay as they
+# ran; its validator, which is never replayed, holds new updates to CARRIER_TARGETS.
+SYSTEM_TARGETS_BEFORE_SCOPES = CARRIER_TARGETS | {S.PAYMENT_CONFIRMED, S.ESCROW_LOCKED,
+                                                  S.COMPLETED, S.DISPUTED, S.FAILED}
 
 
 def flow_for(method: PaymentMethod) -> tuple[OrderStatus, ...]:
@@ -115,13 +123,15 @@ def actor_may(
     delivered_at: datetime | None = None,
     now: datetime | None = None,
     dispute_window: timedelta | None = None,
+    replaying_rules: bool = False,
 ) -> bool:
     """Whether `actor` may move an order from `current` to `target` (the table in DESIGN §3).
 
     Assumes the transition itself is allowed; `check_transition` tests both.
+    `replaying_rules`: the rules updates accepted before 0.2.0 were checked with.
     """
     if actor is ActorKind.SYSTEM:
-        return target in SYSTEM_TARGETS
+        return target in (SYSTEM_TARGETS_BEFORE_SCOPES if replaying_rules else CARRIER_TARGETS)
     if actor is ActorKind.SELLER:
         if target is S.CANCELLED:
             return current in _BEFORE_SHIPPING
@@ -161,6 +171,7 @@ def check_transition(
     delivered_at: datetime | None = None,
     now: datetime | None = None,
     dispute_window: timedelta | None = None,
+    replaying_rules: bool = False,
 ) -> None:
     """Raise a DomainError unless `actor` may move the order from `current` to `target` now."""
     if not can_transition(current, target):
@@ -170,7 +181,7 @@ def check_transition(
             current_status=current,
         )
     if not actor_may(actor, current, target, delivered_at=delivered_at, now=now,
-                     dispute_window=dispute_window):
+                     dispute_window=dispute_window, replaying_rules=replaying_rules):
         raise DomainError(
             ErrorCode.FORBIDDEN,
             f"a {actor} may not move this order from {current} to {target}",

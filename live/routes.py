@@ -1,5 +1,5 @@
 """WebSocket /api/ws: live order updates for the buyer and the seller of each order, and for
-operators who ask for every order (?all=true)."""
+operators, support and `orders:read` integrations who ask for every order (?all=true)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import contextlib
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from starlette.status import WS_1008_POLICY_VIOLATION, WS_1013_TRY_AGAIN_LATER
 
-from api.auth import AuthError, decode_token
+from api import permissions
+from api.auth import AuthError
+from api.permissions import Grant
+from api.tokens import KeysUnavailable
 from live import outbox
 from live.hub import Subscriber, message
 
@@ -29,12 +32,18 @@ async def order_updates(
     header = websocket.headers.get("authorization", "")
     raw = token or (header[7:] if header.lower().startswith("bearer ") else None)
     try:
-        principal = decode_token(app.state.settings.jwt_secret, raw or "")
+        principal = await app.state.tokens.principal(raw or "")
     except AuthError as err:
         await websocket.close(code=WS_1008_POLICY_VIOLATION, reason=err.message)
         return
-    if all and not principal.is_staff:
-        await websocket.close(code=WS_1008_POLICY_VIOLATION, reason="only operators may watch all")
+    except KeysUnavailable:
+        await websocket.close(code=WS_1013_TRY_AGAIN_LATER,
+                              reason="the identity provider cannot be reached")
+        return
+    # An integration has no orders of its own to watch: it needs the grant to watch them all.
+    if (all or principal.is_integration) and not permissions.allows(principal, Grant.WATCH_ALL):
+        await websocket.close(code=WS_1008_POLICY_VIOLATION,
+                              reason="this token may not watch every order")
         return
     hub = app.state.live
     sub = hub.subscribe(principal.user_id, all_orders=all)

@@ -19,10 +19,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("worker", help="run the Temporal worker")
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("seed", help="load the demo users and listings")
-    token = sub.add_parser("token", help="mint a JWT for the API")
-    token.add_argument("--sub", required=True, help="user id")
-    token.add_argument("--role", default="user", choices=["user", "operator", "system"])
-    token.add_argument("--days", type=int, default=30, help="lifetime in days")
+    token = sub.add_parser("token", help="mint a JWT for the API (HS256, OMS_JWT_SECRET)")
+    token.add_argument("--sub", required=True, help="user id, or the integration's name")
+    token.add_argument("--role", choices=["user", "operator", "support", "integration"],
+                       help="default: user, or integration when --scope is given")
+    token.add_argument("--scope", action="append", default=[], metavar="SCOPE",
+                       help="an integration's scope, repeatable: " + ", ".join(_scope_names()))
+    token.add_argument("--hours", type=float, default=None,
+                       help="lifetime (default: 8 for people, 720 for integrations)")
     pay = sub.add_parser("pay", help="pay as a checkout would, to create an order with")
     methods = pay.add_subparsers(dest="method", required=True)
     fiat = methods.add_parser("fiat", help="pay with a test card at OMS_STRIPE_API_BASE; "
@@ -68,17 +72,40 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_seed())
         return 0
     if args.command == "token":
-        from api.auth import Role, mint_token
-
-        print(mint_token(settings.jwt_secret, args.sub, Role(args.role),
-                         ttl=timedelta(days=args.days)))
-        return 0
+        return _token(parser, settings, args)
     if args.command == "pay":
         from oms.pay import pay_fiat
 
         return pay_fiat(settings, buyer=args.buyer, amount=args.amount,
                         currency=args.currency, card=args.card)
     return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def _scope_names() -> list[str]:
+    from api.auth import Scope
+
+    return [s.value for s in Scope]
+
+
+def _token(parser: argparse.ArgumentParser, settings, args: argparse.Namespace) -> int:
+    from api.auth import Role, Scope, mint_token
+
+    role = Role(args.role or ("integration" if args.scope else "user"))
+    unknown = sorted(set(args.scope) - set(_scope_names()))
+    if unknown:
+        parser.error(f"unknown scope {', '.join(unknown)}; known: {', '.join(_scope_names())}")
+    if args.scope and role is not Role.INTEGRATION:
+        parser.error("scopes are for integrations; people act through their relations and "
+                     "operators and support through their role")
+    if role is Role.INTEGRATION and not args.scope:
+        parser.error("an integration acts only through its scopes: give at least one --scope")
+    if args.hours is not None and not 0 < args.hours <= 24 * 366:
+        parser.error("--hours must be more than 0 and at most a year")
+    ttl = None if args.hours is None else timedelta(hours=args.hours)
+    print(mint_token(settings.jwt_secret, args.sub, role, ttl,
+                     scopes=[Scope(s) for s in args.scope], issuer=settings.jwt_issuer,
+                     audience=settings.jwt_audience))
+    return 0
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.request
 
-from api.auth import Role, mint_token
+from api.auth import PERSON_TOKEN_LIFETIME, Role, Scope, mint_token
 from db.engine import create_database
 from db.migrate import upgrade
 from oms import processes
@@ -18,6 +18,8 @@ from oms.dev_stripe import register_webhook
 from oms.seed import DEMO_BUYER, DEMO_OPERATOR, DEMO_SELLER, DEMO_SHIPPING_SYSTEM, seed_demo
 from oms.settings import Settings
 from webhooks.card_events import SUBSCRIBED_EVENTS
+
+DEMO_SUPPORT = "support1"
 
 
 def run_dev_stack(settings: Settings) -> int:
@@ -143,13 +145,18 @@ def _wait_until_healthy(url: str, children: list[subprocess.Popen], *, timeout: 
 
 def _banner(settings: Settings) -> str:
     api = f"http://{settings.api_host}:{settings.api_port}"
-    secret = settings.jwt_secret
+
+    def mint(sub: str, role: Role = Role.USER, scopes: tuple[Scope, ...] = ()) -> str:
+        return mint_token(settings.jwt_secret, sub, role, scopes=scopes,
+                          issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+
     tokens = {
-        f"buyer    ({DEMO_BUYER})": mint_token(secret, DEMO_BUYER),
-        f"seller   ({DEMO_SELLER})": mint_token(secret, DEMO_SELLER),
-        f"operator ({DEMO_OPERATOR})": mint_token(secret, DEMO_OPERATOR, Role.OPERATOR),
-        f"system   ({DEMO_SHIPPING_SYSTEM})": mint_token(secret, DEMO_SHIPPING_SYSTEM,
-                                                           Role.SYSTEM),
+        f"buyer    ({DEMO_BUYER})": mint(DEMO_BUYER),
+        f"seller   ({DEMO_SELLER})": mint(DEMO_SELLER),
+        f"operator ({DEMO_OPERATOR})": mint(DEMO_OPERATOR, Role.OPERATOR),
+        f"support  ({DEMO_SUPPORT}, read-only)": mint(DEMO_SUPPORT, Role.SUPPORT),
+        f"carrier  ({DEMO_SHIPPING_SYSTEM}, shipping:report)": mint(
+            DEMO_SHIPPING_SYSTEM, Role.INTEGRATION, (Scope.SHIPPING_REPORT,)),
     }
     lines = [
         "",
@@ -166,7 +173,8 @@ def _banner(settings: Settings) -> str:
            if settings.stripe_is_local else ""),
         f"  Data         {settings.data_dir}/ (SQLite read model, Temporal and Stripe state)",
         "",
-        "Tokens (export one as TOKEN and send 'Authorization: Bearer $TOKEN'):",
+        "Tokens (export one as TOKEN and send 'Authorization: Bearer $TOKEN'; people's last "
+        f"{PERSON_TOKEN_LIFETIME.total_seconds() / 3600:.0f} h, `oms token` mints more):",
         *(f"  {who}: {token}" for who, token in tokens.items()),
         "",
     ]

@@ -22,6 +22,9 @@ from domain.commands import OrderPolicy
 from oms.codec import PayloadKeys
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+# What the dev stack and `oms token` put in `iss` and `aud`, and what the API expects unless set.
+DEV_JWT_ISSUER = "oms-dev"
+DEV_JWT_AUDIENCE = "oms"
 DEV_SHIPPING_SECRET = "dev-only-shipping-webhook-secret-0123456789"
 DEV_ESCROW_SECRET = "dev-only-escrow-webhook-secret-0123456789ab"
 # The dev stack's and the tests' Stripe is localstripe, which takes any key of this shape.
@@ -44,6 +47,17 @@ class Settings(BaseSettings):
     temporal_rpc_timeout: timedelta = Field(timedelta(seconds=30), ge=timedelta(seconds=1),
                                             le=timedelta(minutes=5))
     jwt_secret: str = Field(DEV_JWT_SECRET, min_length=32)
+    # Every token must name this issuer and audience (`iss`, `aud`).
+    jwt_issuer: str = Field(DEV_JWT_ISSUER, min_length=1)
+    jwt_audience: str = Field(DEV_JWT_AUDIENCE, min_length=1)
+    # The identity provider's published keys (JWKS): RS256/ES256 tokens are accepted when set.
+    # A known key is rechecked this often (dropped if no longer published); an unknown `kid`
+    # makes the API ask the provider again at most once per cooldown.
+    jwt_jwks_url: str | None = Field(None, pattern=r"^https?://\S+$")
+    jwt_jwks_recheck: timedelta = Field(timedelta(minutes=5), ge=timedelta(seconds=1),
+                                        le=timedelta(days=1))
+    jwt_jwks_cooldown: timedelta = Field(timedelta(seconds=30), ge=timedelta(0),
+                                         le=timedelta(hours=1))
     shipping_webhook_secret: str = Field(DEV_SHIPPING_SECRET, min_length=32)
     escrow_webhook_secret: str = Field(DEV_ESCROW_SECRET, min_length=32)
     # Card payments: the Stripe API (localstripe from the dev stack unless set), its secret key

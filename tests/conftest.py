@@ -15,7 +15,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from api.auth import Role, mint_token
+from api.auth import Role, Scope, mint_token
 from api.main import create_app
 from db.engine import Database, create_database
 from db.migrate import upgrade
@@ -159,5 +159,10 @@ async def api(settings: Settings, stack_worker) -> AsyncIterator[httpx.AsyncClie
             yield http
 
 
-def bearer(sub: str, role: Role = Role.USER) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(JWT_SECRET, sub, role)}"}
+def bearer(sub: str, role: Role = Role.USER, scopes: tuple[Scope, ...] = ()) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(JWT_SECRET, sub, role, scopes=scopes)}"}
+
+
+def carrier() -> dict[str, str]:
+    """A carrier integration's token: it may report shipping progress and nothing else."""
+    return bearer("carrier", Role.INTEGRATION, (Scope.SHIPPING_REPORT,))

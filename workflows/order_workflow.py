@@ -199,15 +199,16 @@ class OrderWorkflow:
     async def change_status(self, request: StatusChangeRequest) -> OrderSnapshot:
         async with self._lock:
             # Checked again under the lock: an update validated alongside this one may have
-            # moved the order since.
-            self._check(request)
+            # moved the order since. Who may ask was settled by the validator, which is never
+            # replayed; this check is, so it keeps the rules of 0.1.0 for who may ask.
+            self._check(request, replaying_rules=True)
             return await self._apply(OrderChange.requested(request))
 
     @change_status.validator
     def _validate_change(self, request: StatusChangeRequest) -> None:
         self._check(request)
 
-    def _check(self, request: StatusChangeRequest) -> None:
+    def _check(self, request: StatusChangeRequest, *, replaying_rules: bool = False) -> None:
         order = self._order
         if order is None:
             raise ApplicationError(
@@ -223,6 +224,7 @@ class OrderWorkflow:
                 delivered_at=order.delivered_at,
                 now=workflow.now(),
                 dispute_window=self._input.policy.dispute_window,
+                replaying_rules=replaying_rules,
             )
             if request.refund_amount is not None and not (
                 0 < request.refund_amount <= order.total_amount

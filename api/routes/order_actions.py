@@ -7,10 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api import order_commands, presenters
-from api.deps import CurrentUser, SettingsDep, TemporalDep, VisibleOrder
+from api import order_commands, permissions, presenters
+from api.deps import CurrentUser, OrderToChange, SettingsDep, TemporalDep
 from api.errors import PROBLEM_RESPONSES, ApiError, problem_responses
 from api.params import IdempotencyKey
+from api.permissions import Grant
 from api.responses import StatusChanged
 from api.schemas import CancelIn, DisputeIn, ResolveDisputeIn
 from api.strict_json import StrictJSONRoute
@@ -23,7 +24,7 @@ router = APIRouter(prefix="/api/orders", tags=["orders"], route_class=StrictJSON
 
 
 @router.post("/{order_id}/cancel", operation_id="cancelOrder", response_model=StatusChanged)
-async def cancel_order(order: VisibleOrder, body: CancelIn, user: CurrentUser,
+async def cancel_order(order: OrderToChange, body: CancelIn, user: CurrentUser,
                        client: TemporalDep, settings: SettingsDep,
                        idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Cancel with a reason code. A paid order is refunded and its stock restored."""
@@ -34,7 +35,7 @@ async def cancel_order(order: VisibleOrder, body: CancelIn, user: CurrentUser,
 
 
 @router.post("/{order_id}/dispute", operation_id="openDispute", response_model=StatusChanged)
-async def open_dispute(order: VisibleOrder, body: DisputeIn, user: CurrentUser,
+async def open_dispute(order: OrderToChange, body: DisputeIn, user: CurrentUser,
                        client: TemporalDep, settings: SettingsDep,
                        idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """The buyer disputes an escrow order, or a delivered one within the dispute window."""
@@ -47,11 +48,12 @@ async def open_dispute(order: VisibleOrder, body: DisputeIn, user: CurrentUser,
 
 @router.post("/{order_id}/dispute/resolve", operation_id="resolveDispute",
              response_model=StatusChanged)
-async def resolve_dispute(order: VisibleOrder, body: ResolveDisputeIn, user: CurrentUser,
+async def resolve_dispute(order: OrderToChange, body: ResolveDisputeIn, user: CurrentUser,
                           client: TemporalDep, settings: SettingsDep,
                           idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """An operator settles a dispute: release to the seller, refund the buyer (in part or in
     full) or cancel. A note is required."""
+    permissions.require(user, Grant.MANAGE_ORDERS)
     if body.amount is not None:
         try:
             check_scale(body.amount, order.currency)

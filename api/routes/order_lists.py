@@ -16,11 +16,12 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
-from api import presenters
+from api import permissions, presenters
 from api.deps import CurrentUser, DbDep
 from api.errors import PROBLEM_RESPONSES, ApiError, problem_responses
 from api.list_params import ListParams, list_params, scoped
 from api.params import SellerIdQuery, UserIdPath
+from api.permissions import Grant
 from api.responses import OrderPage, SearchResults, StatsView
 from db import order_lists
 from db.order_stats import order_stats
@@ -35,8 +36,9 @@ Params = Annotated[ListParams, Depends(list_params)]
 @router.get("", operation_id="listOrders", response_model=OrderPage,
             response_model_exclude_unset=True, responses=problem_responses(403))
 async def all_orders(params: Params, user: CurrentUser, db: DbDep) -> dict[str, Any]:
-    """Every order, for operators: the same filters, sorts and pages as the other lists."""
-    _require(user.is_staff)
+    """Every order, for operators, support and `orders:read`: the same filters, sorts and pages
+    as the other lists."""
+    permissions.require(user, Grant.READ_ANY_ORDER)
     return await _page(db, params, view="operator")
 
 
@@ -45,7 +47,7 @@ async def all_orders(params: Params, user: CurrentUser, db: DbDep) -> dict[str, 
 async def buyer_orders(buyer_id: UserIdPath, params: Params, user: CurrentUser,
                        db: DbDep) -> dict[str, Any]:
     """A buyer's orders, with the seller's name and store."""
-    _require(user.is_staff or user.user_id == buyer_id)
+    _require(permissions.is_self(user, buyer_id) or permissions.allows(user, Grant.READ_ANY_ORDER))
     return await _page(db, scoped(params, buyer_id=buyer_id), view="buyer")
 
 
@@ -54,20 +56,23 @@ async def buyer_orders(buyer_id: UserIdPath, params: Params, user: CurrentUser,
 async def seller_orders(seller_id: UserIdPath, params: Params, user: CurrentUser,
                         db: DbDep) -> dict[str, Any]:
     """A seller's orders, with the buyer's name."""
-    _require(user.is_staff or user.user_id == seller_id)
+    _require(permissions.is_self(user, seller_id)
+             or permissions.allows(user, Grant.READ_ANY_ORDER))
     return await _page(db, scoped(params, seller_id=seller_id), view="seller")
 
 
 @router.get("/search", operation_id="searchOrders", response_model=SearchResults,
-            response_model_exclude_unset=True)
+            response_model_exclude_unset=True, responses=problem_responses(403))
 async def search(user: CurrentUser, db: DbDep,
                  q: Annotated[str, Query(min_length=1, max_length=200)],
                  limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
     """Find orders by order number, product, tracking number, buyer or seller name: each word
     must match the start of a word. Only orders the caller may see."""
-    scope = order_lists.OrderFilter(party_id=None if user.is_staff else user.user_id)
+    permissions.require_person(user, Grant.READ_ANY_ORDER)
+    everything = permissions.allows(user, Grant.READ_ANY_ORDER)
+    scope = order_lists.OrderFilter(party_id=None if everything else user.user_id)
     rows = await order_lists.search_orders(db, scope, q, limit=limit)
-    view = "operator" if user.is_staff else "party"
+    view = "operator" if everything else "party"
     return {"orders": [presenters.list_item(r, view, user.user_id) for r in rows]}
 
 
@@ -101,9 +106,10 @@ async def stats(
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     sellerId: SellerIdQuery = None,  # noqa: N803 - wire name
 ) -> dict[str, Any]:
-    """A seller's own statistics, or the platform's (or any seller's) for operators, over
-    orders created in [from, to) (default: the last 30 days)."""
-    if not user.is_staff:
+    """A seller's own statistics, or the platform's (or any seller's) for operators and support,
+    over orders created in [from, to) (default: the last 30 days)."""
+    permissions.require_person(user, Grant.STATS_ANY)
+    if not permissions.allows(user, Grant.STATS_ANY):
         if sellerId not in (None, user.user_id):
             raise ApiError(ErrorCode.FORBIDDEN, "a seller may only read its own statistics")
         sellerId = user.user_id  # noqa: N806
@@ -129,7 +135,7 @@ CSV_COLUMNS = ["orderNumber", "id", "status", "createdAt", "buyerId", "buyerName
 async def export_csv(seller_id: UserIdPath, params: Params, user: CurrentUser,
                      db: DbDep) -> StreamingResponse:
     """The seller's orders (same filters as the list) as CSV, streamed newest first."""
-    _require(user.is_staff or user.user_id == seller_id)
+    _require(permissions.is_self(user, seller_id) or permissions.allows(user, Grant.EXPORT_ANY))
     f = scoped(params, seller_id=seller_id).filter
 
     async def rows() -> AsyncIterator[str]:

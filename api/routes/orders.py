@@ -6,10 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api import order_commands, presenters
-from api.deps import CurrentUser, DbDep, SettingsDep, TemporalDep, VisibleOrder
+from api import order_commands, permissions, presenters
+from api.deps import CurrentUser, DbDep, OrderToChange, SettingsDep, TemporalDep, VisibleOrder
 from api.errors import PROBLEM_RESPONSES, ApiError, problem_responses
 from api.params import IdempotencyKey
+from api.permissions import Grant
 from api.responses import History, OrderCreated, OrderView, StatusChanged, Timeline
 from api.schemas import CreateOrderIn, StatusChangeIn
 from api.strict_json import StrictJSONRoute
@@ -29,16 +30,17 @@ async def create_order(body: CreateOrderIn, user: CurrentUser, client: TemporalD
     Idempotent on the payment reference: a retry returns the same order. If the order cannot be
     made after payment (listing gone, stock short, amount wrong) the payment is refunded.
     """
+    if not (permissions.is_self(user, body.checkout_data.buyer_id)
+            or permissions.allows(user, Grant.PLACE_ORDERS)):
+        raise ApiError(ErrorCode.FORBIDDEN, "an order can only be placed by its buyer")
     if not body.payment_result.success:
         raise ApiError(ErrorCode.PAYMENT_NOT_CONFIRMED, "payment not confirmed")
-    if not user.is_staff and user.user_id != body.checkout_data.buyer_id:
-        raise ApiError(ErrorCode.FORBIDDEN, "an order can only be placed by its buyer")
     snapshot = await order_commands.create_order(client, settings, body.to_domain())
     return {"success": True, "order": presenters.created_order(snapshot)}
 
 
 @router.get("/{order_id}", operation_id="getOrder", response_model=OrderView,
-            response_model_exclude_unset=True, responses=problem_responses(404))
+            response_model_exclude_unset=True, responses=problem_responses(403, 404))
 async def get_order(order: VisibleOrder, db: DbDep) -> dict[str, Any]:
     """An order with its buyer, seller, items, payment, shipping and timeline."""
     async with db.reader.connect() as conn:
@@ -52,7 +54,7 @@ async def get_order(order: VisibleOrder, db: DbDep) -> dict[str, Any]:
 
 @router.put("/{order_id}/status", operation_id="changeOrderStatus", response_model=StatusChanged,
             responses=problem_responses(403, 404, 409, 413))
-async def change_status(order: VisibleOrder, body: StatusChangeIn, user: CurrentUser,
+async def change_status(order: OrderToChange, body: StatusChangeIn, user: CurrentUser,
                         client: TemporalDep, settings: SettingsDep,
                         idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Move an order to a new status, if the caller may and the status machine allows it."""
@@ -65,7 +67,7 @@ async def change_status(order: VisibleOrder, body: StatusChangeIn, user: Current
 
 
 @router.get("/{order_id}/timeline", operation_id="getOrderTimeline", response_model=Timeline,
-            response_model_exclude_unset=True, responses=problem_responses(404))
+            response_model_exclude_unset=True, responses=problem_responses(403, 404))
 async def get_timeline(order: VisibleOrder, db: DbDep) -> dict[str, Any]:
     """The order's timeline, oldest first."""
     async with db.reader.connect() as conn:
@@ -74,7 +76,7 @@ async def get_timeline(order: VisibleOrder, db: DbDep) -> dict[str, Any]:
 
 
 @router.get("/{order_id}/history", operation_id="getOrderHistory", response_model=History,
-            responses=problem_responses(404))
+            responses=problem_responses(403, 404))
 async def get_history(order: VisibleOrder, db: DbDep) -> dict[str, Any]:
     """Every status change with who made it and why."""
     async with db.reader.connect() as conn:

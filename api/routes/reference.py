@@ -6,10 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api import presenters
+from api import permissions, presenters
 from api.deps import CurrentUser, DbDep
 from api.errors import PROBLEM_RESPONSES, ApiError, problem_responses
 from api.params import ListingIdPath, UserIdPath
+from api.permissions import Grant
 from api.responses import ListingSaved, ListingView, UserSaved
 from api.schemas import ListingIn, UserIn
 from api.strict_json import StrictJSONRoute
@@ -24,9 +25,8 @@ router = APIRouter(prefix="/api", tags=["reference data"], route_class=StrictJSO
             responses=problem_responses(403, 413))
 async def put_user(user_id: UserIdPath, body: UserIn, user: CurrentUser,
                    db: DbDep) -> dict[str, Any]:
-    """Create or update a user's name, email and store name (operators and systems)."""
-    if not user.is_staff:
-        raise ApiError(ErrorCode.FORBIDDEN, "only operators may change users")
+    """Create or update a user's name, email and store name (operators, `users:write`)."""
+    permissions.require(user, Grant.WRITE_USERS)
     async with db.transaction() as conn:
         await reference_repo.upsert_user(conn, user_id, name=body.name, email=body.email,
                                          store_name=body.store_name)
@@ -38,12 +38,13 @@ async def put_user(user_id: UserIdPath, body: UserIn, user: CurrentUser,
             responses=problem_responses(403, 413))
 async def put_listing(listing_id: ListingIdPath, body: ListingIn, user: CurrentUser,
                       db: DbDep) -> dict[str, Any]:
-    """Create or update a listing (operators and systems, or the seller for its own)."""
-    if not user.is_staff and user.user_id != body.seller_id:
+    """Create or update a listing (operators, `catalog:write`, or the seller for its own)."""
+    any_seller = permissions.allows(user, Grant.WRITE_LISTINGS)
+    if not any_seller and not permissions.is_self(user, body.seller_id):
         raise ApiError(ErrorCode.FORBIDDEN, "a seller may only change its own listings")
     async with db.transaction() as conn:
         existing = await reference_repo.get_listing(conn, listing_id)
-        if existing and not user.is_staff and existing.seller_id != user.user_id:
+        if existing and not any_seller and existing.seller_id != user.user_id:
             raise ApiError(ErrorCode.FORBIDDEN, "this listing belongs to another seller")
         await reference_repo.upsert_listing(
             conn, listing_id, seller_id=body.seller_id, title=body.title,
@@ -55,9 +56,10 @@ async def put_listing(listing_id: ListingIdPath, body: ListingIn, user: CurrentU
 
 
 @router.get("/listings/{listing_id}", operation_id="getListing", response_model=ListingView,
-            responses=problem_responses(404))
+            responses=problem_responses(403, 404))
 async def get_listing(listing_id: ListingIdPath, user: CurrentUser, db: DbDep) -> dict[str, Any]:
     """A listing with its current price and stock."""
+    permissions.require(user, Grant.READ_LISTINGS)
     async with db.reader.connect() as conn:
         row = await reference_repo.get_listing(conn, listing_id)
     if row is None:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from api.auth import Role
 from db import tables as t
 from tests.api.test_webhooks import new_order, order_state, ready_to_ship
-from tests.conftest import bearer
+from tests.conftest import bearer, carrier
 from tests.polling import eventually
 
 pytestmark = pytest.mark.usefixtures("stack_worker")
@@ -81,7 +81,7 @@ async def _delivered(api, session_db, method):
     await ready_to_ship(api, order_id, seller)
     await api.put(f"/api/orders/{order_id}/status", headers=bearer(seller),
                   json={"status": "shipped", "trackingNumber": "1Z999AA1"})
-    system = bearer("carrier", Role.SYSTEM)
+    system = carrier()
     await api.put(f"/api/orders/{order_id}/status", headers=system, json={"status": "delivered"})
     return order_id, buyer, seller, body
 

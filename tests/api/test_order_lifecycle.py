@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from api.auth import Role
 from db import tables as t
-from tests.conftest import bearer
+from tests.conftest import bearer, carrier
 from tests.factories import checkout_body, currency_for, seed_listing, unique
 from tests.polling import eventually
 
@@ -36,7 +36,7 @@ async def _status(api, order_id, who, status, **extra):
 @pytest.mark.parametrize("method", ["crypto", "fiat", "escrow"])
 async def test_an_order_goes_from_payment_to_completion(api, session_db, method):
     buyer_id, seller_id, listing = await _people(api, session_db, currency_for(method))
-    buyer, seller, system = bearer(buyer_id), bearer(seller_id), bearer("carrier", Role.SYSTEM)
+    buyer, seller, system = bearer(buyer_id), bearer(seller_id), carrier()
 
     created = await api.post("/api/orders", headers=buyer, json=checkout_body(
         buyer_id=buyer_id, seller_id=seller_id, listing_id=listing, method=method))

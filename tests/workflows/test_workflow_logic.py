@@ -292,6 +292,15 @@ async def test_a_change_the_rules_refuse_is_answered_with_its_code(orders, statu
     assert order.fakes.names() == ["verify_payment", "create_order"]
 
 
+async def test_no_update_declares_a_pending_order_paid(orders):
+    # A system token could in 0.1.0; the validator now refuses it before history holds it.
+    order = await orders.start(final=False)
+    with pytest.raises(WorkflowUpdateFailedError) as err:
+        await order.change(S.PAYMENT_CONFIRMED, ActorKind.SYSTEM)
+    assert err.value.cause.type == "FORBIDDEN"
+    assert await order.status_is(S.PAYMENT_PENDING)
+
+
 async def test_shipping_needs_a_tracking_number(orders):
     order = await orders.start()
     await order.move(S.ORDER_CONFIRMED, S.PROCESSING, S.READY_TO_SHIP)
