@@ -104,13 +104,16 @@ class Orders:
     started: list[Order] = field(default_factory=list)
 
     async def prepare(self, method: PaymentMethod = PaymentMethod.FIAT, *, final: bool = True,
-                      fakes: FakeOrderActivities | None = None, **policy) -> Order:
-        """An order whose worker is running and whose workflow is not started yet."""
+                      fakes: FakeOrderActivities | None = None, serve: bool = True,
+                      **policy) -> Order:
+        """An order whose workflow is not started yet, with its worker running (unless not
+        `serve`: then the test runs the workers of `order.queue` itself)."""
         fakes = fakes or FakeOrderActivities()
         queue = f"logic-{uuid.uuid4().hex[:8]}"
-        await self.stack.enter_async_context(Worker(
-            self.client, task_queue=queue, workflows=[OrderWorkflow],
-            activities=fakes.activities()))
+        if serve:
+            await self.stack.enter_async_context(Worker(
+                self.client, task_queue=queue, workflows=[OrderWorkflow],
+                activities=fakes.activities()))
         request = order_request(buyer_id=unique("buyer"), seller_id=unique("seller"),
                                 listing_id=unique("listing"), method=method, final=final)
         workflow_id = workflow_id_for(method, request.payment.reference)

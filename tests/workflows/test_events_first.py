@@ -1,0 +1,49 @@
+"""An update is validated against the order as the events received before it left it.
+
+A command sent after the API showed an event's effect must not be refused for want of it: with
+the worker away (killed, redeployed), the event and the command reach the next worker in one
+workflow task, event first, and the command's validator must see the event applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+from temporalio.worker import Worker
+
+from domain.events import EventSource, ExternalEvent
+from domain.order import ActorKind, OrderStatus, PaymentMethod
+from tests.workflows.fakes import FakeOrderActivities
+from tests.workflows.test_workflow_logic import TO_SHIPPED, Orders, orders_on
+from workflows.order_workflow import OrderWorkflow
+
+S = OrderStatus
+
+
+async def test_a_command_after_an_event_is_judged_with_the_event_applied(time_skipping_env):
+    fakes = FakeOrderActivities()
+    async with orders_on(time_skipping_env) as made:
+        order = await _shipped_order(made, fakes)
+        # The order's worker is gone: the scan and the buyer's dispute wait for the next one.
+        await order.send(ExternalEvent(source=EventSource.SHIPPING, event_id=uuid.uuid4().hex,
+                                       kind="delivered", occurred_at=datetime.now(UTC)))
+        dispute = asyncio.create_task(order.change(S.DISPUTED, ActorKind.BUYER,
+                                                   evidence=["photo: broken.jpg"]))
+        await asyncio.sleep(1)
+        assert not dispute.done()
+        async with Worker(made.client, task_queue=order.queue, workflows=[OrderWorkflow],
+                          activities=fakes.activities()):
+            disputed = await asyncio.wait_for(dispute, timeout=30)
+    assert (disputed.previous_status, disputed.status) == (S.DELIVERED, S.DISPUTED)
+
+
+async def _shipped_order(made: Orders, fakes: FakeOrderActivities):
+    """An order walked to shipped by a worker that is then stopped."""
+    order = await made.prepare(PaymentMethod.ESCROW, fakes=fakes, serve=False)
+    async with Worker(made.client, task_queue=order.queue, workflows=[OrderWorkflow],
+                      activities=fakes.activities()):
+        await order.create()
+        await order.move(*TO_SHIPPED)
+    return order
