@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.metrics import RequestMetricsMiddleware
+from api.rate_limits import RateLimitMiddleware
 from api.routes import (
     alerts,
     health,
@@ -58,7 +59,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    # The last added runs first: headers on every answer, then metrics (429s included), then
+    # the limits, which refuse before a body is read.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.rate_limit_enabled:
+        app.add_middleware(RateLimitMiddleware, settings=settings)
     app.add_middleware(RequestMetricsMiddleware)
     # Lists first: /api/orders/search must not be taken for an order id.
     for router in (order_lists.router, orders.router, order_actions.router, webhook_routes.router,
