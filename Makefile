@@ -25,8 +25,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# `make bench BENCH_ARGS="--no-rate-limits"` and other switches: bench/run_bench.py --help.
 bench: $(STAMP)
-	$(BIN)/python -m bench.run_bench
+	$(BIN)/python -m bench.run_bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .oms .pytest_cache
