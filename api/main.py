@@ -21,6 +21,7 @@ from api.routes import (
     orders,
     reference,
 )
+from api.security_headers import SecurityHeadersMiddleware
 from api.strict_json import BodyLimitMiddleware
 from db.engine import create_database
 from live import routes as live_routes
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.rate_limit_enabled:
         app.add_middleware(RateLimitMiddleware, settings=settings)
     app.add_middleware(RequestMetricsMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     # Lists first: /api/orders/search must not be taken for an order id.
     for router in (order_lists.router, orders.router, order_actions.router, webhook_routes.router,
                    alerts.router, reference.router, notifications.router, live_routes.router,
