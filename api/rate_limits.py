@@ -2,9 +2,10 @@
 failed authentication, each a moving window (the `limits` library) set in OMS_RATE_LIMIT_*.
 
 A request over a limit is answered 429 RATE_LIMITED with Retry-After before any route runs.
-Failed authentication is counted from the answers: every 401 an address gets is a hit, and
-once an address has had too many in the window its requests are refused before they are
-authenticated at all, so guessing tokens costs the guesser, not the service.
+Failed authentication is counted from the answers: every 401 an address gets (and every
+WebSocket closed for its token) is a hit, and once an address has had too many in the window
+its requests are refused before they are authenticated at all, so guessing tokens costs the
+guesser, not the service.
 
 The principal is keyed by a digest of its bearer token: the token is what names it, and
 counting it needs no signature check here (a forged token is a 401, counted against its
@@ -52,17 +53,23 @@ class RateLimitMiddleware:
         if wait is not None:
             await self._too_many(scope, receive, send, wait)
             return
-        if scope["type"] != "http":
+        if scope["type"] == "websocket":
             await self.app(scope, receive, send)
+            # A socket refused for its token says so in the connection's state (live/routes.py).
+            if scope.get("state", {}).get("authentication_failed"):
+                await self._failed_auth(address)
             return
 
         async def count_failed_auth(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 401:
-                for item in self.failed_auth:
-                    await self.limiter.hit(item, "auth", address)
+                await self._failed_auth(address)
             await send(message)
 
         await self.app(scope, receive, count_failed_auth)
+
+    async def _failed_auth(self, address: str) -> None:
+        for item in self.failed_auth:
+            await self.limiter.hit(item, "auth", address)
 
     async def _refused(self, scope: Scope, address: str) -> int | None:
         """Seconds to wait when a limit refuses this request (and None when all allow it),

@@ -53,6 +53,8 @@ async def order_updates(
     try:
         principal = decode_token(app.state.settings.jwt_secret, raw or "")
     except AuthError as err:
+        # Counted like a 401 by the abuse limits (api/rate_limits.py).
+        websocket.state.authentication_failed = True
         await websocket.close(code=WS_1008_POLICY_VIOLATION, reason=err.message)
         return
     if all and not principal.is_staff:

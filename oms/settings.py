@@ -74,9 +74,9 @@ class Settings(BaseSettings):
     # is per process unless it names a shared one (README, "Abuse limits").
     rate_limit_enabled: bool = True
     rate_limit_storage: str = "memory://"
-    rate_limit_per_principal: str = "300/minute"
-    rate_limit_per_client: str = "600/minute"
-    rate_limit_webhooks: str = "1200/minute"
+    rate_limit_per_principal: str = "600/minute"
+    rate_limit_per_client: str = "1200/minute"
+    rate_limit_webhooks: str = "3000/minute"
     rate_limit_failed_auth: str = "20/minute"
 
     # Every duration an order obeys, set with the flat names users know (OMS_PAYMENT_TIMEOUT,

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import pytest
 import websockets
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.api.test_live_updates import next_update, outbox_end, token, ws_url  # noqa: F401
+from tests.api.test_live_updates import (  # noqa: F401 - ws_url is a fixture
+    next_update,
+    outbox_end,
+    serve,
+    token,
+    ws_url,
+)
 from tests.api.test_webhooks import new_order
 from tests.conftest import bearer
 
@@ -34,3 +40,20 @@ async def test_a_bad_or_missing_subprotocol_token_closes_with_policy_violation(
         with pytest.raises(ConnectionClosed) as closed:
             await ws.recv()
     assert closed.value.rcvd.code == 1008
+
+
+async def test_sockets_refused_for_their_token_count_as_failed_authentication(settings):
+    strict = settings.model_copy(update={"rate_limit_failed_auth": "2/minute"})
+    url, stop = await serve(strict)
+    try:
+        for _ in range(2):
+            async with websockets.connect(url, subprotocols=["bearer", "garbage"]) as ws:
+                with pytest.raises(ConnectionClosed):
+                    await ws.recv()
+        # The address has used its failed attempts: even a good token waits now.
+        with pytest.raises(InvalidStatus) as refused:
+            async with websockets.connect(url, subprotocols=["bearer", token("u1")]):
+                pass
+        assert refused.value.response.status_code == 403
+    finally:
+        await stop()
