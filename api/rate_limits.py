@@ -19,7 +19,8 @@ import math
 import time
 from collections.abc import Sequence
 
-from limits import RateLimitItem, parse_many
+from limits import RateLimitItem, WindowStats, parse_many
+from limits import strategies as sync_strategies
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,8 +38,7 @@ WS_TRY_AGAIN_LATER = 1013
 class RateLimitMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        storage = storage_from_string(rate_limit_storage_uri(settings.rate_limit_storage))
-        self.limiter = MovingWindowRateLimiter(storage)  # type: ignore[arg-type]
+        self.limiter = _limiter(settings.rate_limit_storage)
         self.per_principal = parse_many(settings.rate_limit_per_principal)
         self.per_client = parse_many(settings.rate_limit_per_client)
         self.webhooks = parse_many(settings.rate_limit_webhooks)
@@ -104,6 +104,32 @@ class RateLimitMiddleware:
         response = problem(ErrorCode.RATE_LIMITED,
                            f"too many requests; retry in {wait} s", retry_after=wait)
         await response(scope, receive, send)
+
+
+class _InProcess:
+    """The synchronous moving window over the synchronous memory storage, behind the
+    asynchronous interface. Memory storage does no I/O, so it may run on the event loop, and
+    the library's asynchronous memory storage costs several times more per hit (it expires
+    entries through a thread hop per key; BENCHMARKS.md)."""
+
+    def __init__(self, uri: str) -> None:
+        self._limiter = sync_strategies.MovingWindowRateLimiter(storage_from_string(uri))
+
+    async def hit(self, item: RateLimitItem, *key: str) -> bool:
+        return self._limiter.hit(item, *key)
+
+    async def test(self, item: RateLimitItem, *key: str) -> bool:
+        return self._limiter.test(item, *key)
+
+    async def get_window_stats(self, item: RateLimitItem, *key: str) -> WindowStats:
+        return self._limiter.get_window_stats(item, *key)
+
+
+def _limiter(uri: str) -> _InProcess | MovingWindowRateLimiter:
+    if uri.startswith("memory://"):
+        return _InProcess(uri)
+    # A shared storage is reached over the network: its asynchronous client never blocks.
+    return MovingWindowRateLimiter(storage_from_string(rate_limit_storage_uri(uri)))  # type: ignore[arg-type]
 
 
 def _bearer_token(scope: Scope) -> bytes | None:
