@@ -60,19 +60,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    # The last added runs first: headers on every answer, then metrics (429s included), then
-    # the limits, which refuse before a body is read.
+    # The last added runs first: metrics (429s included), then the limits, which refuse before
+    # a body is read. Security headers wrap everything.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_enabled:
         app.add_middleware(RateLimitMiddleware, settings=settings)
     app.add_middleware(RequestMetricsMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
+    _outermost(app, SecurityHeadersMiddleware)
     # Lists first: /api/orders/search must not be taken for an order id.
     for router in (order_lists.router, orders.router, order_actions.router, webhook_routes.router,
                    alerts.router, reference.router, notifications.router, live_routes.router,
                    health.router, metrics.router):
         app.include_router(router)
     return app
+
+
+def _outermost(app: FastAPI, middleware: type) -> None:
+    """Wrap the whole stack, Starlette's error middleware included, so even a 500 passes."""
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: middleware(build())  # type: ignore[method-assign]
 
 
 def app() -> FastAPI:

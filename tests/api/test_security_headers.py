@@ -10,6 +10,7 @@ import uuid
 import httpx
 import pytest
 
+from api.main import create_app
 from oms import processes
 from tests.conftest import bearer
 
@@ -34,6 +35,22 @@ async def test_authenticated_answers_are_not_stored(api):
                                  headers={"Authorization": "Bearer not-a-token"})):
         assert_hardened(answer)
         assert answer.headers["cache-control"] == "no-store", answer.status_code
+
+
+async def test_even_an_unexpected_error_carries_them(settings):
+    app = create_app(settings)
+
+    async def broken() -> None:
+        raise ValueError("a bug")
+
+    app.add_api_route("/broken", broken)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=transport, base_url="http://oms.test") as http:
+        answer = await http.get("/broken", headers=bearer("someone"))
+    assert answer.status_code == 500
+    assert_hardened(answer)
+    assert answer.headers["cache-control"] == "no-store"
 
 
 def test_oms_api_sends_no_server_banner(tmp_path, temporal_address):
