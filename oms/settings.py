@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -105,14 +105,14 @@ class Settings(BaseSettings):
     @field_validator("rate_limit_per_principal", "rate_limit_per_client", "rate_limit_webhooks",
                      "rate_limit_failed_auth")
     @classmethod
-    def _rate_limit_syntax(cls, value: str) -> str:
+    def _rate_limit_syntax(cls, value: str, info: ValidationInfo) -> str:
         from limits import parse_many
 
         try:
             parse_many(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not a rate limit like 100/minute or "
-                             "10/second;100/minute") from None
+            raise ValueError(f"OMS_{(info.field_name or '').upper()}={value!r} is not a rate "
+                             "limit like 100/minute or 10/second;100/minute") from None
         return value
 
     @field_validator("rate_limit_storage")
@@ -125,7 +125,8 @@ class Settings(BaseSettings):
             storage_from_string(rate_limit_storage_uri(uri))
         except (ConfigurationError, ValueError) as err:
             reason = str(err).replace("async+", "").splitlines()[0]
-            raise ValueError(f"{uri!r} is not a usable rate limit storage: {reason}") from None
+            raise ValueError(f"OMS_RATE_LIMIT_STORAGE={uri!r} is not a usable rate limit "
+                             f"storage: {reason}") from None
         return uri
 
     @field_validator("log_level")
