@@ -25,7 +25,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# `make bench BENCH_ARGS=--no-codec` measures without payload encryption.
+# `make bench BENCH_ARGS="--no-codec --no-rate-limits"` and other switches: bench/run_bench.py --help.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_bench $(BENCH_ARGS)
 

@@ -30,11 +30,13 @@ _CODES: dict[ErrorCode, tuple[int, bool, str]] = {
     ErrorCode.PAYMENT_NOT_CONFIRMED: (422, True, "Verify payment status and retry"),
     ErrorCode.INVALID_SHIPPING_ADDRESS: (422, True, "Correct the shipping address and retry"),
     ErrorCode.IDEMPOTENCY_CONFLICT: (409, False, "Use a new payment for a different order"),
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: (422, False, "Use a new Idempotency-Key for a new request"),
     ErrorCode.NOT_FOUND: (404, False, "Check the id"),
     ErrorCode.FORBIDDEN: (403, False, "Ask the party allowed to make this change"),
     ErrorCode.UNAUTHORIZED: (401, False, "Send a valid bearer token"),
     ErrorCode.VALIDATION_ERROR: (422, True, "Fix the fields listed in errors and retry"),
     ErrorCode.PAYLOAD_TOO_LARGE: (413, False, "Send a smaller request body"),
+    ErrorCode.RATE_LIMITED: (429, True, "Wait for the seconds in Retry-After, then retry"),
     ErrorCode.WEBHOOK_SIGNATURE_INVALID: (401, False, "Sign the raw body with the shared secret"),
     ErrorCode.WEBHOOK_TIMESTAMP_OUT_OF_RANGE: (401, True,
                                                "Sign with the current time and resend"),
@@ -46,7 +48,8 @@ _CODES: dict[ErrorCode, tuple[int, bool, str]] = {
 _TITLES = {
     401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
     409: "Conflict", 413: "Content Too Large", 415: "Unsupported Media Type",
-    422: "Unprocessable Content", 500: "Internal Server Error", 503: "Service Unavailable",
+    422: "Unprocessable Content", 429: "Too Many Requests", 500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 
 
@@ -76,7 +79,8 @@ class ApiError(Exception):
 
 
 def problem(code: ErrorCode, message: str, *, status: int | None = None,
-            errors: list[dict] | None = None, **extra: Any) -> JSONResponse:
+            errors: list[dict] | None = None, retry_after: int | None = None,
+            **extra: Any) -> JSONResponse:
     default_status, can_retry, action = _CODES[code]
     status = status or default_status
     body: dict[str, Any] = {
@@ -93,6 +97,8 @@ def problem(code: ErrorCode, message: str, *, status: int | None = None,
     if errors:
         body["errors"] = errors
     headers = {"Retry-After": "5"} if status == 503 else None
+    if retry_after is not None:
+        headers = {"Retry-After": str(retry_after)}
     if status == 401:
         headers = {"WWW-Authenticate": "Bearer"}
     return JSONResponse(body, status_code=status, headers=headers,
@@ -218,8 +224,9 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         for status in statuses}
 
 
-# What any authenticated route may answer: no or a bad token, bad input, a bug, a backend down.
-PROBLEM_RESPONSES = problem_responses(401, 422, 500, 503)
+# What any authenticated route may answer: no or a bad token, bad input, too many requests, a
+# bug, a backend down.
+PROBLEM_RESPONSES = problem_responses(401, 422, 429, 500, 503)
 
 
 def _document_problems(app: FastAPI) -> None:

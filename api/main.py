@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.metrics import RequestMetricsMiddleware
+from api.rate_limits import RateLimitMiddleware
 from api.routes import (
     alerts,
     codec,
@@ -21,6 +22,7 @@ from api.routes import (
     orders,
     reference,
 )
+from api.security_headers import SecurityHeadersMiddleware
 from api.strict_json import BodyLimitMiddleware
 from api.tokens import TokenVerifier
 from db.engine import create_database
@@ -63,8 +65,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    # The last added runs first: metrics (429s included), then the limits, which refuse before
+    # a body is read. Security headers wrap everything.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.rate_limit_enabled:
+        app.add_middleware(RateLimitMiddleware, settings=settings)
     app.add_middleware(RequestMetricsMiddleware)
+    _outermost(app, SecurityHeadersMiddleware)
     # Lists first: /api/orders/search must not be taken for an order id.
     for router in (order_lists.router, orders.router, order_actions.router, webhook_routes.router,
                    card_route.router, alerts.router, reference.router, notifications.router,
@@ -72,6 +79,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     codec.install(app, settings)
     return app
+
+
+def _outermost(app: FastAPI, middleware: type) -> None:
+    """Wrap the whole stack, Starlette's error middleware included, so even a 500 passes."""
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: middleware(build())  # type: ignore[method-assign]
 
 
 def app() -> FastAPI:

@@ -18,10 +18,11 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api import permissions
+from api import idempotency, permissions
 from api.auth import Principal
 from api.deps import OrderParties
 from api.errors import ApiError, field_error
+from db.engine import Database
 from domain.commands import (
     CreationRequest,
     OrderRequest,
@@ -111,18 +112,27 @@ def actor_for(principal: Principal, order: OrderParties, status: OrderStatus) ->
                                  status=status)
 
 
-async def change_status(client: Client, settings: Settings, user: Principal, order: OrderParties,
-                        *, idempotency_key: str | None, status: OrderStatus,
+async def change_status(client: Client, db: Database, settings: Settings, user: Principal,
+                        order: OrderParties, *, idempotency_key: str | None, status: OrderStatus,
                         **details: Any) -> OrderSnapshot:
     """Send a status change made by `user` to the order's workflow: the one path of every
     route that changes a status. `details` are the other StatusChangeRequest fields.
 
-    With an idempotency key the update gets a stable id, and Temporal answers a retry of an
-    update it has already applied with the first outcome instead of applying it again.
+    An idempotency key means this one change (api/idempotency.py): a retry answers the first
+    outcome, the key with another change or from another caller is refused.
     """
     request = StatusChangeRequest(status=status, actor_kind=actor_for(user, order, status),
                                   actor_id=user.user_id, **details)
+    keyed = idempotency.keyed(idempotency_key, f"order:{order.id}", user, "status", request)
+    return await idempotency.once(
+        db, keyed, OrderSnapshot,
+        lambda: _send_change(client, settings, order, request, idempotency_key))
+
+
+async def _send_change(client: Client, settings: Settings, order: OrderParties,
+                       request: StatusChangeRequest, idempotency_key: str | None) -> OrderSnapshot:
     handle = client.get_workflow_handle_for(OrderWorkflow.run, order.workflow_id)
+    # A stable update id: Temporal attaches a retry that races the first try to it.
     update_id = f"status:{request.actor_id}:{idempotency_key}" if idempotency_key else None
     try:
         return await handle.execute_update(OrderWorkflow.change_status, request, id=update_id,

@@ -16,5 +16,7 @@ SellerIdQuery = Annotated[str | None, Query(pattern=ids.REFERENCE_ID_PATTERN)]
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", pattern=ids.IDEMPOTENCY_KEY_PATTERN,
-           description="a retry with the same key gets the first answer, not a 409"),
+           description="a retry with the same key gets the first answer, not a 409; the key "
+                       "with another body or from another caller is refused (422 "
+                       "IDEMPOTENCY_KEY_REUSED). Remembered for 24 hours"),
 ]

@@ -5,22 +5,27 @@ Everything a client sends is validated here, at the edge, before any workflow st
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
+from api import addresses
 from domain import ids
 from domain.commands import OrderRequest, PaymentInfo, ShippingAddress
 from domain.money import CURRENCY_SCALE, MoneyError, check_scale, parse_amount
@@ -41,12 +46,42 @@ Amount = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "examples": ["200.00"],
                     "description": "exact decimal; a JSON number is accepted too"}),
 ]
+# Control characters have no place in a name or a note, and PostgreSQL refuses NUL outright
+# (an error that would surface as a retryable 503 long after the request). OneLine text refuses
+# every one, line breaks too (a name ends up in email headers and CSV cells); Paragraphs allow
+# tabs and line breaks. Lone surrogates (which no database can store) are refused by both.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROLS_BUT_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _refuse(pattern: re.Pattern[str], what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        found = pattern.search(value)
+        if found:
+            raise ValueError(f"{what} U+{ord(found.group()):04X} is not allowed")
+        return value
+
+    return AfterValidator(check)
+
+
+OneLine = _refuse(_CONTROLS, "control character")
+Paragraphs = _refuse(_CONTROLS_BUT_LINES, "control character")
+
+
+def text(max_length: int, *, min_length: int = 0, lines: bool = False) -> Any:
+    """A trimmed string of at most `max_length` characters, with no control characters (but
+    tabs and line breaks when `lines`): the type of every free-text field."""
+    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length,
+                                            max_length=max_length),
+                     Paragraphs if lines else OneLine]
+
+
 Id = Annotated[str, StringConstraints(pattern=ids.REFERENCE_ID_PATTERN)]
 PaymentRef = Annotated[str, StringConstraints(pattern=ids.PAYMENT_REFERENCE_PATTERN)]
 TxHash = Annotated[str, StringConstraints(pattern=ids.TRANSACTION_HASH_PATTERN)]
 TrackingNumber = Annotated[str, StringConstraints(pattern=ids.TRACKING_NUMBER_PATTERN)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Text = text(200, min_length=1)
+LongText = text(2000, lines=True)
 Currency = Literal[tuple(CURRENCY_SCALE)]  # type: ignore[valid-type]
 Quantity = Annotated[int, Field(strict=True, ge=1, le=10_000)]
 
@@ -92,13 +127,31 @@ class PaymentResultIn(ApiModel):
 class ShippingAddressIn(ApiModel):
     name: Text
     street: Text
-    city: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    state: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
-    zip_code: Annotated[str, StringConstraints(strip_whitespace=True,
-                                               pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{1,11}$")]
+    city: text(100, min_length=1)  # type: ignore[valid-type]
+    state: text(100) | None = None  # type: ignore[valid-type]
+    # Before zipCode, whose format depends on it.
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(
         description="ISO 3166-1 alpha-2 code"
     )
+    zip_code: Annotated[str, StringConstraints(
+        strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{1,11}$")] = Field(
+        description="in the country's format, where it has one (e.g. 12345 or 12345-6789 in "
+                    "the US, SW1A 1AA in GB)")
+
+    @field_validator("country")
+    @classmethod
+    def _assigned_country(cls, code: str) -> str:
+        if not addresses.is_country(code):
+            raise ValueError(f"{code} is not an ISO 3166-1 country code")
+        return code
+
+    @field_validator("zip_code")
+    @classmethod
+    def _postal_code_of_country(cls, code: str, info: ValidationInfo) -> str:
+        country = info.data.get("country")
+        if country and not addresses.is_postal_code(country, code):
+            raise ValueError(f"{code!r} is not a postal code of {country}")
+        return code
 
 
 class CheckoutDataIn(ApiModel):
@@ -180,23 +233,22 @@ class StatusChangeIn(ApiModel):
 
     status: OrderStatus
     tracking_number: TrackingNumber | None = None
-    carrier: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                              max_length=50)] | None = None
+    carrier: text(50, min_length=1) | None = None  # type: ignore[valid-type]
     notes: LongText | None = None
     estimated_delivery: date | None = None
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    reason: text(100) | None = None  # type: ignore[valid-type]
 
 
 class UserIn(ApiModel):
     name: Text
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320,
-                                            pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+                                            pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), OneLine]
     store_name: Text | None = None
 
 
 class ListingIn(ApiModel):
     seller_id: Id
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    title: text(255, min_length=1)  # type: ignore[valid-type]
     description: LongText | None = None
     unit_price: Amount
     currency: Currency
@@ -224,18 +276,15 @@ class CancelIn(ApiModel):
 
 
 class DisputeIn(ApiModel):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=1000)]
-    evidence: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                    max_length=500)]] = Field(
+    reason: text(1000, min_length=1, lines=True)  # type: ignore[valid-type]
+    evidence: list[text(500, min_length=1)] = Field(  # type: ignore[valid-type]
         default_factory=list, max_length=10,
         description="descriptions of evidence or links to it (at most 10)")
 
 
 class ResolveDisputeIn(ApiModel):
     outcome: Literal["release", "refund", "cancel"]
-    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                           max_length=2000)]
+    note: text(2000, min_length=1, lines=True)  # type: ignore[valid-type]
     amount: Amount | None = Field(None, description="a partial refund; only with outcome refund")
 
     @model_validator(mode="after")

@@ -19,6 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import problem
 from domain.errors import ErrorCode
 
+MAX_NUMBER_CHARS = 100
+
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -33,9 +35,28 @@ def _no_constants(name: str) -> Any:
     raise json.JSONDecodeError(f"{name} is not a number", name, 0)
 
 
+def _number(text: str) -> int | Decimal:
+    # No field takes a number this long; bounding it keeps int() and Decimal() cheap.
+    if len(text) > MAX_NUMBER_CHARS:
+        raise json.JSONDecodeError(f"a number longer than {MAX_NUMBER_CHARS} characters",
+                                   text[:20], 0)
+    return Decimal(text) if any(c in text for c in ".eE") else int(text)
+
+
 def loads_strict(body: bytes) -> Any:
-    return json.loads(body, parse_float=Decimal, parse_constant=_no_constants,
-                      object_pairs_hook=_no_duplicates)
+    """Parse a request body, or raise JSONDecodeError, whatever is wrong with it (invalid
+    UTF-8, nesting too deep for the parser, a number too long), so every bad body is a 422."""
+    try:
+        return json.loads(body, parse_float=_number, parse_int=_number,
+                          parse_constant=_no_constants, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError:
+        raise
+    except UnicodeDecodeError:
+        raise json.JSONDecodeError("the body is not valid UTF-8", "", 0) from None
+    except RecursionError:
+        raise json.JSONDecodeError("the body is nested too deeply", "", 0) from None
+    except ValueError as err:  # say, Python's limit on the digits of an int
+        raise json.JSONDecodeError(str(err).splitlines()[0], "", 0) from None
 
 
 class StrictJSONRequest(Request):

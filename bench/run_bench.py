@@ -41,7 +41,7 @@ from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from api.auth import mint_token
 from bench import bare, cpu
 from bench.load import PhaseResult, Recorder, combine, run_phase
-from bench.stack import BUYER, JWT_SECRET, SELLER, Stack, running_stack
+from bench.stack import BUYER, JWT_SECRET, SELLER, Stack, rate_limit_settings, running_stack
 from oms import processes
 from oms.temporal import connect
 from tests.factories import checkout_body
@@ -74,6 +74,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the API and worker do not encrypt payloads "
                              "(OMS_PAYLOAD_ENCRYPTION=false), to measure what the codec costs; "
                              "the bare side never encrypts")
+    parser.add_argument("--no-rate-limits", dest="rate_limits", action="store_false",
+                        help="run the API without its abuse limits, to measure what they cost "
+                             "(by default they are on, set high enough never to refuse)")
     parser.add_argument("--no-json", action="store_true", help="do not write bench/results/")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep the logs and SQLite database in DIR (default: a temporary "
@@ -336,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with running_stack(workdir, listings=args.listings, inventory=10**9,
                                log_level=args.log_level,
-                               payload_encryption=not args.no_codec) as stack:
+                               payload_encryption=not args.no_codec,
+                               settings=rate_limit_settings(args.rate_limits)) as stack:
                 print(f"stack up in {time.monotonic() - started:.1f} s", flush=True)
                 results = asyncio.run(measure(stack, args))
         except KeyboardInterrupt:

@@ -101,12 +101,25 @@ def _watch(stack: contextlib.ExitStack, args: list[str], env: dict[str, str], lo
     return proc
 
 
+def rate_limit_settings(on: bool) -> dict[str, str]:
+    """The limiter off, or on with every limit far above what a benchmark's few callers send
+    from one address: each request pays for its checks, none is refused."""
+    if not on:
+        return {"OMS_RATE_LIMIT_ENABLED": "false"}
+    high = "1000000/minute"
+    return {f"OMS_RATE_LIMIT_{name}": high
+            for name in ("PER_PRINCIPAL", "PER_CLIENT", "WEBHOOKS", "FAILED_AUTH")}
+
+
 @contextlib.contextmanager
 def running_stack(workdir: Path, *, listings: int, inventory: int, log_level: str,
-                  database: str = "sqlite", payload_encryption: bool = True) -> Iterator[Stack]:
+                  database: str = "sqlite", payload_encryption: bool = True,
+                  settings: dict[str, str] | None = None) -> Iterator[Stack]:
     """The stack on the embedded SQLite read model, or with `database="postgres"` on a
     throwaway PostgreSQL cluster (whose server is then one more process on the cores); the
-    API and worker encrypt payloads unless `payload_encryption` is off."""
+    API and worker encrypt payloads unless `payload_encryption` is off. `settings` are more
+    OMS_* variables for the API and the worker; the abuse limits are on, and never refuse,
+    unless they say otherwise."""
     with contextlib.ExitStack() as outer:
         if database == "postgres":
             bin_dir = servers.postgres_bin_dir()
@@ -118,12 +131,15 @@ def running_stack(workdir: Path, *, listings: int, inventory: int, log_level: st
             database_url = f"sqlite+aiosqlite:///{workdir / 'oms.db'}"
         yield outer.enter_context(_running(workdir, database_url, listings=listings,
                                            inventory=inventory, log_level=log_level,
-                                           payload_encryption=payload_encryption))
+                                           payload_encryption=payload_encryption,
+                                           settings={**rate_limit_settings(True),
+                                                     **(settings or {})}))
 
 
 @contextlib.contextmanager
 def _running(workdir: Path, database_url: str, *, listings: int, inventory: int,
-             log_level: str, payload_encryption: bool) -> Iterator[Stack]:
+             log_level: str, payload_encryption: bool, settings: dict[str, str]
+             ) -> Iterator[Stack]:
     listing_ids = seed(database_url, listings, inventory)
     task_queue = f"orders-bench-{uuid.uuid4().hex[:8]}"
     bare_queue = f"bare-bench-{uuid.uuid4().hex[:8]}"
@@ -146,7 +162,8 @@ def _running(workdir: Path, database_url: str, *, listings: int, inventory: int,
                # The worker's metrics stay on, as deployed, on ports of their own: the fixed
                # defaults may belong to a dev stack already running on this machine.
                "OMS_WORKER_METRICS_PORT": str(processes.free_port()),
-               "OMS_TEMPORAL_METRICS_PORT": str(processes.free_port())}
+               "OMS_TEMPORAL_METRICS_PORT": str(processes.free_port()),
+               **settings}
         python = sys.executable
         worker = _watch(stack, [python, "-m", "oms.cli", "worker"], env,
                         workdir / "worker.log")

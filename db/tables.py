@@ -309,3 +309,17 @@ email_log = Table(
     Column("message_id", String(200), nullable=False),
     Column("sent_at", UtcDateTime, nullable=False),
 )
+
+# Idempotency keys the API has seen: who sent each, a digest of what it asked and, once done,
+# the answer. A key means one request: the same key with another body or from another caller
+# is refused. Rows older than a day are dropped (api/idempotency.py).
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("scope", String(100), primary_key=True),  # what the key acts on, e.g. order:<id>
+    Column("key", String(100), primary_key=True),
+    Column("caller", String(100), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("answer", JSON(none_as_null=True)),  # null until the request has been answered
+    Column("created_at", UtcDateTime, nullable=False, index=True),
+)

@@ -1,5 +1,9 @@
 """WebSocket /api/ws: live order updates for the buyer and the seller of each order, and for
-operators, support and `orders:read` integrations who ask for every order (?all=true)."""
+operators, support and `orders:read` integrations who ask for every order (?all=true).
+
+The token comes as the subprotocol pair `bearer, <JWT>` (what a browser can send), as an
+`Authorization: Bearer` header, or, for older clients, as `?token=` (which lands in access logs).
+"""
 
 from __future__ import annotations
 
@@ -18,22 +22,41 @@ from live.hub import Subscriber, message
 
 router = APIRouter(tags=["live updates"])
 SEND_TIMEOUT = 5.0
+# Browsers cannot set headers on a WebSocket but can offer subprotocols:
+# `new WebSocket(url, ["bearer", token])` sends `Sec-WebSocket-Protocol: bearer, <token>`.
+BEARER_SUBPROTOCOL = "bearer"
+
+
+def _token_from(subprotocols: list[str]) -> str | None:
+    if len(subprotocols) == 2 and subprotocols[0] == BEARER_SUBPROTOCOL:
+        return subprotocols[1]
+    return None
+
+
+def _token_from_header(websocket: WebSocket) -> str | None:
+    header = websocket.headers.get("authorization", "")
+    return header[7:] if header.lower().startswith("bearer ") else None
 
 
 @router.websocket("/api/ws")
 async def order_updates(
     websocket: WebSocket,
-    token: str | None = Query(None, description="the JWT (browsers cannot set headers)"),
+    token: str | None = Query(None, description="the JWT; kept for older clients, since a URL "
+                              "ends up in logs: send it as the subprotocol `bearer, <JWT>`"),
     since: int | None = Query(None, ge=0, description="replay updates after this sequence"),
     all: bool = Query(False, description="operators: every order's updates"),  # noqa: A002
 ) -> None:
-    await websocket.accept()
+    offered = websocket.scope.get("subprotocols") or []
+    raw = _token_from(offered) or _token_from_header(websocket) or token
+    # The server names the subprotocol it takes, and a browser drops a connection that
+    # named none of those it offered: "bearer" (never the token) when the token came that way.
+    await websocket.accept(subprotocol=BEARER_SUBPROTOCOL if _token_from(offered) else None)
     app = websocket.app
-    header = websocket.headers.get("authorization", "")
-    raw = token or (header[7:] if header.lower().startswith("bearer ") else None)
     try:
         principal = await app.state.tokens.principal(raw or "")
     except AuthError as err:
+        # Counted like a 401 by the abuse limits (api/rate_limits.py).
+        websocket.state.authentication_failed = True
         await websocket.close(code=WS_1008_POLICY_VIOLATION, reason=err.message)
         return
     except KeysUnavailable:

@@ -47,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "api":
         import uvicorn
 
+        # No `server: uvicorn` banner: it tells a scanner what to try.
         uvicorn.run("api.main:app", factory=True, host=settings.api_host, port=settings.api_port,
-                    log_level=settings.log_level.lower())
+                    log_level=settings.log_level.lower(), server_header=False)
         return 0
     if args.command == "worker":
         import worker

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -92,6 +92,17 @@ class Settings(BaseSettings):
     # replays its history first (BENCHMARKS.md, webhook ingest); more costs memory per order.
     worker_max_cached_workflows: int = Field(1000, ge=0, le=1_000_000)
 
+    # Abuse limits (api/rate_limits.py), in the `limits` syntax: "100/minute", "5/second;
+    # 100/minute". Each is a moving window per client address, or per bearer token for the
+    # principal's; failed authentication counts the 401 answers an address got. The storage
+    # is per process unless it names a shared one (README, "Abuse limits").
+    rate_limit_enabled: bool = True
+    rate_limit_storage: str = "memory://"
+    rate_limit_per_principal: str = "600/minute"
+    rate_limit_per_client: str = "1200/minute"
+    rate_limit_webhooks: str = "3000/minute"
+    rate_limit_failed_auth: str = "20/minute"
+
     # Every duration an order obeys, set with the flat names users know (OMS_PAYMENT_TIMEOUT,
     # OMS_DISPUTE_WINDOW, ...: one per field of OrderPolicy, which holds defaults and limits).
     policy: OrderPolicy = OrderPolicy()
@@ -120,6 +131,33 @@ class Settings(BaseSettings):
     def _usable_payload_keys(cls, text: str) -> str:
         PayloadKeys.parse(text)  # PayloadKeyError is a ValueError: one line saying what is wrong
         return text
+
+    @field_validator("rate_limit_per_principal", "rate_limit_per_client", "rate_limit_webhooks",
+                     "rate_limit_failed_auth")
+    @classmethod
+    def _rate_limit_syntax(cls, value: str, info: ValidationInfo) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"OMS_{(info.field_name or '').upper()}={value!r} is not a rate "
+                             "limit like 100/minute or 10/second;100/minute") from None
+        return value
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _rate_limit_storage_known(cls, uri: str) -> str:
+        from limits.errors import ConfigurationError
+        from limits.storage import storage_from_string
+
+        try:
+            storage_from_string(rate_limit_storage_uri(uri))
+        except (ConfigurationError, ValueError) as err:
+            reason = str(err).replace("async+", "").splitlines()[0]
+            raise ValueError(f"OMS_RATE_LIMIT_STORAGE={uri!r} is not a usable rate limit "
+                             f"storage: {reason}") from None
+        return uri
 
     @field_validator("log_level")
     @classmethod
@@ -227,6 +265,12 @@ class _PolicyVariables(PydanticBaseSettingsSource):
         variables = self._source.env_vars
         return {name: variables[prefix + name] for name in POLICY_FIELDS
                 if variables.get(prefix + name) is not None}
+
+
+def rate_limit_storage_uri(uri: str) -> str:
+    """The asynchronous variant of a `limits` storage URI (memory://, redis://...), so a
+    shared storage never blocks the event loop."""
+    return uri if uri.startswith("async+") else f"async+{uri}"
 
 
 @lru_cache

@@ -19,9 +19,10 @@ from webhooks.ingest import ingest
 from webhooks.outcomes import Rejection
 from webhooks.schemas import EscrowEventIn, ShippingEventIn, WebhookReceipt
 
-# A bad signature is 401, a bad body 422, an unreachable Temporal 503 (the provider resends).
+# A bad signature is 401, a bad body (one that cannot even be parsed included) 422, a sender
+# over its rate limit 429, an unreachable Temporal 503 (the provider resends).
 router = APIRouter(prefix="/api/webhooks", tags=["webhooks"],
-                   responses=problem_responses(401, 413, 422, 500, 503))
+                   responses=problem_responses(401, 413, 422, 429, 500, 503))
 Model = TypeVar("Model", bound=BaseModel)
 
 

@@ -17,7 +17,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from api.schemas import PaymentRef, TxHash
+from api.schemas import PaymentRef, TxHash, text
 from domain.events import (
     ESCROW_TYPES,
     SHIPPING_STATUSES,
@@ -30,7 +30,7 @@ from webhooks.outcomes import InboxOutcome
 EventId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")]
 OrderRef = Annotated[str, StringConstraints(pattern=ORDER_ID_PATTERN)]
 Kind = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]{1,40}$")]
-Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Short = text(100, min_length=1)
 
 
 class WebhookModel(BaseModel):
@@ -46,7 +46,7 @@ class ShippingEventIn(WebhookModel):
         None
     )
     carrier: Short | None = None
-    location: Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] | None = None
+    location: text(255) | None = None  # type: ignore[valid-type]
     estimated_delivery: date | None = None
 
     @property

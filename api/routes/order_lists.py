@@ -161,10 +161,14 @@ async def export_csv(seller_id: UserIdPath, params: Params, user: CurrentUser,
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
+FORMULA_STARTS = "=+-@\t\r"
+
+
 def _csv_line(values: list) -> str:
     out = io.StringIO()
-    # A cell starting with = + - @ would run as a formula in a spreadsheet: quote it.
+    # A cell starting with = + - @ (or a tab or carriage return, which spreadsheets skip
+    # before reading one of those) would run as a formula: quote it.
     csv.writer(out).writerow(
-        ["'" + v if isinstance(v, str) and v and v[0] in "=+-@" else ("" if v is None else v)
-         for v in values])
+        ["'" + v if isinstance(v, str) and v and v[0] in FORMULA_STARTS
+         else ("" if v is None else v) for v in values])
     return out.getvalue()

@@ -55,11 +55,11 @@ async def get_order(order: VisibleOrder, db: DbDep) -> dict[str, Any]:
 @router.put("/{order_id}/status", operation_id="changeOrderStatus", response_model=StatusChanged,
             responses=problem_responses(403, 404, 409, 413))
 async def change_status(order: OrderToChange, body: StatusChangeIn, user: CurrentUser,
-                        client: TemporalDep, settings: SettingsDep,
+                        client: TemporalDep, db: DbDep, settings: SettingsDep,
                         idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Move an order to a new status, if the caller may and the status machine allows it."""
     snapshot = await order_commands.change_status(
-        client, settings, user, order, idempotency_key=idempotency_key,
+        client, db, settings, user, order, idempotency_key=idempotency_key,
         status=body.status, tracking_number=body.tracking_number, carrier=body.carrier,
         estimated_delivery=body.estimated_delivery, notes=body.notes, reason=body.reason,
     )
