@@ -202,8 +202,12 @@ SCENARIOS = {
     "v4_card_processor_events": _card_processor_events,
     # Payloads encrypted by the codec (oms/codec.py, the dev key), as every client now writes.
     "v4_encrypted_fiat_happy_path": _happy(PaymentMethod.FIAT),
+    # v5: events applied before the updates that follow them are validated (patch
+    # "events-before-updates").
+    "v5_carrier_and_escrow_events": _carrier_and_escrow_events,
+    "v5_card_processor_events": _card_processor_events,
 }
-CURRENT = "v4"  # what the code records today; earlier prefixes are never re-recorded
+CURRENT = "v5"  # what the code records today; earlier prefixes are never re-recorded
 
 
 def _write(name: str, history) -> None:

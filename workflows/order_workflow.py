@@ -50,6 +50,9 @@ VERIFY_PAYMENT = "verify-payment"
 # From 0.2.0 a refund settles the order fully: stock back when it never shipped, the rest of a
 # partially refunded escrow released to the seller (domain/compensation.py).
 SETTLE_FULLY = "settle-fully"
+# From 0.2.0 an event is applied before an update that arrived after it is validated (see
+# external_event).
+EVENTS_FIRST = "events-before-updates"
 
 
 @workflow.defn
@@ -244,9 +247,14 @@ class OrderWorkflow:
 
     @workflow.signal
     async def external_event(self, event: ExternalEvent) -> None:
-        await workflow.wait_condition(
-            lambda: self._order is not None or self._rejection is not None
-        )
+        # An update that arrives in the same workflow task as an earlier event (a worker was
+        # away, the read model already showed the event) is validated once this handler first
+        # waits. Without a wait here, that is after `_apply` has moved the order, so the update
+        # is judged against the order the caller saw, not refused for want of the event.
+        if self._order is None or not workflow.patched(EVENTS_FIRST):
+            await workflow.wait_condition(
+                lambda: self._order is not None or self._rejection is not None
+            )
         if self._order is None:
             return  # the order was never made; the inbox keeps the event
         async with self._lock:
