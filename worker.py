@@ -20,6 +20,7 @@ from activities.payments import PaymentActivities, PaymentProvider, payment_prov
 from activities.projection import ProjectionActivities
 from db.engine import Database, create_database
 from domain.order import PaymentMethod
+from oms import logs
 from oms.settings import Settings, get_settings
 from oms.temporal import connect, ensure_search_attributes
 from payments.stripe_provider import StripeProvider
@@ -106,12 +107,7 @@ async def run(settings: Settings) -> None:
 
 def main() -> None:
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The Stripe SDK and httpx log every request at INFO; the activities log what matters.
-    quiet = max(logging.WARNING, logging.getLevelName(settings.log_level))
-    for noisy in ("stripe", "httpx"):
-        logging.getLogger(noisy).setLevel(quiet)
+    logs.configure(settings.log_level, settings.log_format)
     asyncio.run(run(settings))
 
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.metrics import RequestMetricsMiddleware
+from api.request_ids import RequestIdMiddleware
 from api.routes import (
     alerts,
     health,
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every log line of a request has it
     # Lists first: /api/orders/search must not be taken for an order id.
     for router in (order_lists.router, orders.router, order_actions.router, webhook_routes.router,
                    alerts.router, reference.router, notifications.router, live_routes.router,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from datetime import timedelta
 
+from oms import logs
 from oms.settings import get_settings
 
 
@@ -34,8 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     if args.command == "dev":
         from oms.devstack import run_dev_stack
 
@@ -44,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         import uvicorn
 
         uvicorn.run("api.main:app", factory=True, host=settings.api_host, port=settings.api_port,
-                    log_level=settings.log_level.lower())
+                    log_level=settings.log_level.lower(),
+                    log_config=None)  # its lines go through oms.logs like the rest
         return 0
     if args.command == "worker":
         import worker

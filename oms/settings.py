@@ -7,7 +7,7 @@ import ipaddress
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".oms")
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     log_level: str = "INFO"
+    # `json`: one JSON object per line (time, level, logger, message, request_id, order_id).
+    log_format: Literal["text", "json"] = "text"
     # Live updates: how often API processes look for new updates when no NOTIFY wakes them
     # (SQLite), and how many undelivered updates a WebSocket client may fall behind.
     live_poll_interval: timedelta = Field(timedelta(milliseconds=250),

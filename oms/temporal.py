@@ -11,6 +11,7 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 
+from oms.request_context import RequestIds
 from workflows.converter import data_converter
 from workflows.shared import SEARCH_ATTRIBUTES
 
@@ -24,14 +25,15 @@ _INDEXED = {
 async def connect(address: str, namespace: str = "default", *, lazy: bool = False,
                   metrics_port: int = 0, metrics_host: str = "127.0.0.1") -> Client:
     """A client with the pydantic converter, which carries Decimal, date and datetime exactly
-    (the default one does not); with `metrics_port`, the SDK serves its metrics there."""
+    (the default one does not); with `metrics_port`, the SDK serves its metrics there. Its
+    commands carry the current request id, and a worker built on it reads it back."""
     runtime = None
     if metrics_port:
         runtime = Runtime(telemetry=TelemetryConfig(
             metrics=PrometheusConfig(bind_address=f"{metrics_host}:{metrics_port}")))
     return await Client.connect(
         address, namespace=namespace, data_converter=data_converter, lazy=lazy,
-        runtime=runtime,
+        runtime=runtime, interceptors=[RequestIds()],
     )
 
 
