@@ -25,7 +25,7 @@ from api.strict_json import BodyLimitMiddleware
 from db.engine import create_database
 from live import routes as live_routes
 from live.hub import LiveHub
-from oms.settings import Settings, get_settings
+from oms.settings import Settings, get_settings, load_or_exit
 from oms.temporal import connect
 from webhooks import routes as webhook_routes
 
@@ -71,5 +71,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def app() -> FastAPI:
-    """Factory for `uvicorn --factory api.main:app`."""
-    return create_app()
+    """Factory for `uvicorn --factory api.main:app`; wrong settings end it with a line each."""
+    return create_app(load_or_exit("oms api"))

@@ -7,8 +7,11 @@ import asyncio
 import sys
 from datetime import timedelta
 
+from sqlalchemy.exc import OperationalError
+
 from oms import logs
-from oms.settings import get_settings
+from oms.settings import Settings, load_or_exit
+from oms.startup import CannotStart, database_unreachable, require_free_port
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,8 +36,20 @@ def main(argv: list[str] | None = None) -> int:
     fiat.add_argument("--card", default="visa", choices=["visa", "declined"])
     args = parser.parse_args(argv)
 
-    settings = get_settings()
+    settings = load_or_exit(f"oms {args.command}")
     logs.configure(settings.log_level, settings.log_format)
+    try:
+        return _run(args, settings)
+    except OperationalError as err:
+        print(f"oms {args.command}: {database_unreachable(settings.database_url, err)}",
+              file=sys.stderr)
+        return 1
+    except CannotStart as err:
+        print(f"oms {args.command}: {err}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "dev":
         from oms.devstack import run_dev_stack
 
@@ -42,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "api":
         import uvicorn
 
+        require_free_port("OMS_API_PORT", settings.api_port, settings.api_host)
         uvicorn.run("api.main:app", factory=True, host=settings.api_host, port=settings.api_port,
                     log_level=settings.log_level.lower(),
                     log_config=None)  # its lines go through oms.logs like the rest
@@ -49,8 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "worker":
         import worker
 
-        worker.main()
-        return 0
+        return worker.main()
     if args.command == "migrate":
         from db.migrate import upgrade
 

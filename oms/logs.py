@@ -26,7 +26,7 @@ order_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("order_id"
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(ids)s"
 # Libraries that log every request at INFO; what matters is logged by oms itself.
-NOISY = ("stripe", "httpx")
+NOISY = ("stripe", "httpx", "alembic.runtime.plugins")
 
 
 def configure(level: str, fmt: str = "text") -> None:
