@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api import errors
 from api.metrics import RequestMetricsMiddleware
@@ -52,7 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.live.stop()
         await app.state.db.dispose()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the package's own copies, not a CDN: the docs work offline.
+    app = FastAPIOffline(
         title="oms",
         summary="Order management for marketplaces: every order is a Temporal workflow.",
         version="0.1.0",
