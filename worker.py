@@ -123,7 +123,7 @@ async def _require_database(db: Database, url: str) -> None:
     try:
         async with asyncio.timeout(10), db.reader.connect() as conn:
             await conn.execute(text("SELECT 1"))
-    except DBAPIError as err:
+    except (DBAPIError, TimeoutError) as err:
         await db.dispose()
         raise database_unreachable(url, err) from None
 

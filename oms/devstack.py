@@ -36,7 +36,7 @@ LOCK_FILE = "oms-dev.lock"
 
 def _lock_data_folder(data: Path) -> IO[str] | None:
     data.mkdir(parents=True, exist_ok=True)
-    lock = open(data / LOCK_FILE, "a+")  # noqa: SIM115 - held for the stack's life
+    lock = open(data / LOCK_FILE, "a+")  # held, not closed, for the stack's life
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -21,10 +21,11 @@ def require_free_port(variable: str, port: int, host: str = "127.0.0.1") -> None
                           "holds it or choose another")
 
 
-def database_unreachable(url: str, err: DBAPIError) -> CannotStart:
+def database_unreachable(url: str, err: DBAPIError | TimeoutError) -> CannotStart:
     where = make_url(url).render_as_string(hide_password=True)
+    cause = err.orig if isinstance(err, DBAPIError) and err.orig else err
     return CannotStart(f"OMS_DATABASE_URL: cannot use the database at {where}: "
-                       f"{_first_line(err.orig or err)}")
+                       f"{_first_line(cause) if str(cause) else 'no answer in time'}")
 
 
 def temporal_unreachable(address: str, err: BaseException) -> CannotStart:
