@@ -125,6 +125,9 @@ async def _require_database(db: Database, url: str) -> None:
             await conn.execute(text("SELECT 1"))
     except (DBAPIError, TimeoutError) as err:
         await db.dispose()
+        # aiosqlite's thread of the failed connection answers once more; let it, before the
+        # event loop closes, or it prints a traceback of its own.
+        await asyncio.sleep(0.2)
         raise database_unreachable(url, err) from None
 
 
