@@ -7,10 +7,13 @@ import importlib.util
 import logging
 import py_compile
 import signal
+import sys
 from datetime import timedelta
 from pathlib import Path
 
 import prometheus_client
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -20,7 +23,14 @@ from activities.payments import PaymentActivities, PaymentProvider, payment_prov
 from activities.projection import ProjectionActivities
 from db.engine import Database, create_database
 from domain.order import PaymentMethod
-from oms.settings import Settings, get_settings
+from oms import logs
+from oms.settings import Settings, load_or_exit
+from oms.startup import (
+    CannotStart,
+    database_unreachable,
+    require_free_port,
+    temporal_unreachable,
+)
 from oms.temporal import connect, ensure_search_attributes
 from payments.stripe_provider import StripeProvider
 from workflows.order_workflow import OrderWorkflow
@@ -78,10 +88,13 @@ def build_worker(client: Client, db: Database, settings: Settings, task_queue: s
 
 
 async def run(settings: Settings) -> None:
-    client = await connect(settings.temporal_address, settings.temporal_namespace,
-                           metrics_port=settings.temporal_metrics_port,
-                           metrics_host=settings.metrics_host,
-                           payload_keys=settings.payload_key_ring)
+    try:
+        client = await connect(settings.temporal_address, settings.temporal_namespace,
+                               metrics_port=settings.temporal_metrics_port,
+                               metrics_host=settings.metrics_host,
+                               payload_keys=settings.payload_key_ring)
+    except RuntimeError as err:  # the SDK's connect failure: no type of its own
+        raise temporal_unreachable(settings.temporal_address, err) from None
     if settings.worker_metrics_port:
         prometheus_client.start_http_server(settings.worker_metrics_port,
                                             addr=settings.metrics_host)
@@ -90,6 +103,7 @@ async def run(settings: Settings) -> None:
         log.info("registered search attributes %s", ", ".join(added))
     ensure_workflow_bytecode()
     db = create_database(settings.database_url)
+    await _require_database(db, settings.database_url)
     stripe = StripeProvider.from_settings(settings)
     worker = build_worker(client, db, settings, settings.task_queue,
                           providers=payment_providers(stripe))
@@ -106,16 +120,33 @@ async def run(settings: Settings) -> None:
     await db.dispose()
 
 
-def main() -> None:
-    settings = get_settings()
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The Stripe SDK and httpx log every request at INFO; the activities log what matters.
-    quiet = max(logging.WARNING, logging.getLevelName(settings.log_level))
-    for noisy in ("stripe", "httpx"):
-        logging.getLogger(noisy).setLevel(quiet)
-    asyncio.run(run(settings))
+async def _require_database(db: Database, url: str) -> None:
+    """Refuse to start on a database that does not answer: every activity would fail."""
+    try:
+        async with asyncio.timeout(10), db.reader.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (DBAPIError, TimeoutError) as err:
+        await db.dispose()
+        # aiosqlite's thread of the failed connection answers once more; let it, before the
+        # event loop closes, or it prints a traceback of its own.
+        await asyncio.sleep(0.2)
+        raise database_unreachable(url, err) from None
+
+
+def main() -> int:
+    settings = load_or_exit("oms worker")
+    logs.configure(settings.log_level, settings.log_format)
+    try:
+        require_free_port("OMS_WORKER_METRICS_PORT", settings.worker_metrics_port,
+                          settings.metrics_host)
+        require_free_port("OMS_TEMPORAL_METRICS_PORT", settings.temporal_metrics_port,
+                          settings.metrics_host)
+        asyncio.run(run(settings))
+    except CannotStart as err:
+        print(f"oms worker: {err}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

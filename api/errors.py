@@ -81,8 +81,20 @@ class ApiError(Exception):
 def problem(code: ErrorCode, message: str, *, status: int | None = None,
             errors: list[dict] | None = None, retry_after: int | None = None,
             **extra: Any) -> JSONResponse:
-    default_status, can_retry, action = _CODES[code]
-    status = status or default_status
+    status = status or _CODES[code][0]
+    body = _body(code, message, status, errors, extra)
+    headers = {"Retry-After": "5"} if status == 503 else None
+    if retry_after is not None:
+        headers = {"Retry-After": str(retry_after)}
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    return JSONResponse(body, status_code=status, headers=headers,
+                        media_type="application/problem+json")
+
+
+def _body(code: ErrorCode, message: str, status: int, errors: list[dict] | None,
+          extra: dict[str, Any]) -> dict[str, Any]:
+    _, can_retry, action = _CODES[code]
     body: dict[str, Any] = {
         "type": f"https://oms.dev/problems/{code.value.lower().replace('_', '-')}",
         "title": _TITLES.get(status, "Error"),
@@ -96,13 +108,7 @@ def problem(code: ErrorCode, message: str, *, status: int | None = None,
     }
     if errors:
         body["errors"] = errors
-    headers = {"Retry-After": "5"} if status == 503 else None
-    if retry_after is not None:
-        headers = {"Retry-After": str(retry_after)}
-    if status == 401:
-        headers = {"WWW-Authenticate": "Bearer"}
-    return JSONResponse(body, status_code=status, headers=headers,
-                        media_type="application/problem+json")
+    return body
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict]:
@@ -217,11 +223,38 @@ class Problem(BaseModel):
 _SCHEMAS = "#/components/schemas/"
 
 
+# What the examples in the OpenAPI document say, for the codes whose own name says too little.
+_EXAMPLE_DETAILS = {
+    ErrorCode.INVALID_TRANSITION: ("cannot move from shipped to cancelled",
+                                   {"currentStatus": "shipped"}),
+    ErrorCode.INSUFFICIENT_INVENTORY: ("only 1 left of listing_456", {"refund": "initiated"}),
+    ErrorCode.LISTING_UNAVAILABLE: ("listing_456 is no longer for sale", {"refund": "initiated"}),
+    ErrorCode.AMOUNT_MISMATCH: ("the payment is for 150 USDC, the order costs 200 USDC",
+                                {"refund": "initiated"}),
+    ErrorCode.VALIDATION_ERROR: ("the request is invalid", {}),
+    ErrorCode.UNAUTHORIZED: ("the bearer token has expired", {}),
+    ErrorCode.FORBIDDEN: ("only the seller of this order may ship it", {}),
+    ErrorCode.NOT_FOUND: ("no such order", {}),
+}
+
+
+def _example(code: ErrorCode) -> dict[str, Any]:
+    status = _CODES[code][0]
+    message, extra = _EXAMPLE_DETAILS.get(code, (_CODES[code][2], {}))
+    errors = ([field_error("totalAmount", "Input should be greater than 0", "greater_than")]
+              if code is ErrorCode.VALIDATION_ERROR else None)
+    return {"summary": code.value, "value": _body(code, message, status, errors, extra)}
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries for these statuses, each an application/problem+json body."""
+    """OpenAPI `responses=` entries for these statuses, each an application/problem+json body
+    with an example of each code that answers with that status."""
     return {status: {"description": _TITLES.get(status, "Error"), "content": {
-        "application/problem+json": {"schema": {"$ref": _SCHEMAS + "Problem"}}}}
-        for status in statuses}
+        "application/problem+json": {
+            "schema": {"$ref": _SCHEMAS + "Problem"},
+            "examples": {code.value: _example(code) for code, (answer, _, _) in _CODES.items()
+                         if answer == status},
+        }}} for status in statuses}
 
 
 # What any authenticated route may answer: no or a bad token, bad input, too many requests, a

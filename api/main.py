@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api import errors
 from api.metrics import RequestMetricsMiddleware
 from api.rate_limits import RateLimitMiddleware
+from api.request_ids import RequestIdMiddleware
 from api.routes import (
     alerts,
     codec,
@@ -28,7 +30,7 @@ from api.tokens import TokenVerifier
 from db.engine import create_database
 from live import routes as live_routes
 from live.hub import LiveHub
-from oms.settings import Settings, get_settings
+from oms.settings import Settings, get_settings, load_or_exit
 from oms.temporal import connect
 from webhooks import card_route
 from webhooks import routes as webhook_routes
@@ -58,7 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.live.stop()
         await app.state.db.dispose()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the package's own copies, not a CDN: the docs work offline.
+    app = FastAPIOffline(
         title="oms",
         summary="Order management for marketplaces: every order is a Temporal workflow.",
         version="0.1.0",
@@ -72,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(RateLimitMiddleware, settings=settings)
     app.add_middleware(RequestMetricsMiddleware)
     _outermost(app, SecurityHeadersMiddleware)
+    app.add_middleware(RequestIdMiddleware)  # runs first: every log line of a request has it
     # Lists first: /api/orders/search must not be taken for an order id.
     for router in (order_lists.router, orders.router, order_actions.router, webhook_routes.router,
                    card_route.router, alerts.router, reference.router, notifications.router,
@@ -88,5 +92,5 @@ def _outermost(app: FastAPI, middleware: type) -> None:
 
 
 def app() -> FastAPI:
-    """Factory for `uvicorn --factory api.main:app`."""
-    return create_app()
+    """Factory for `uvicorn --factory api.main:app`; wrong settings end it with a line each."""
+    return create_app(load_or_exit("oms api"))

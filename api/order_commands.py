@@ -22,6 +22,7 @@ from api import idempotency, permissions
 from api.auth import Principal
 from api.deps import OrderParties
 from api.errors import ApiError, field_error
+from api.temporal_health import command_timeout
 from db.engine import Database
 from domain.commands import (
     CreationRequest,
@@ -77,7 +78,7 @@ async def create_order(client: Client, settings: Settings, request: OrderRequest
             OrderWorkflow.await_creation,
             CreationRequest(fingerprint=fingerprint(request)),
             start_workflow_operation=start,
-            rpc_timeout=settings.temporal_rpc_timeout,
+            rpc_timeout=await command_timeout(client, settings),
         )
     except WorkflowUpdateFailedError as err:
         if _workflow_closed_first(err):
@@ -136,7 +137,7 @@ async def _send_change(client: Client, settings: Settings, order: OrderParties,
     update_id = f"status:{request.actor_id}:{idempotency_key}" if idempotency_key else None
     try:
         return await handle.execute_update(OrderWorkflow.change_status, request, id=update_id,
-                                           rpc_timeout=settings.temporal_rpc_timeout)
+                                           rpc_timeout=await command_timeout(client, settings))
     except WorkflowUpdateFailedError as err:
         raise _from_update_failure(err) from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:

@@ -53,7 +53,7 @@ async def fetch_all(db: Database, shape: Hashable, build: Callable[[], Select],
     if pool.closed:
         # Wait for the first connection: a read queued meanwhile would make the pool open a
         # second, and an idle pool hands its connections out in turn, each backend cold.
-        await pool.open(wait=True)
+        await pool.open(wait=True, timeout=pool.timeout)
     for attempt in (1, 2):
         try:
             async with pool.connection() as driver:

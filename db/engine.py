@@ -14,6 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 WRITE_OPTION = "oms_write"
 
+# While PostgreSQL is down a request answers 503 within about this long instead of queueing
+# for a connection (both pools' defaults are 30 s): the longest a request waits for a pooled
+# connection. Opening a new one gives up after CONNECT_TIMEOUT (libpq's minimum is 2 s), which
+# only a server that does not answer at all takes; a stopped one refuses at once.
+POOL_TIMEOUT = 1.5
+CONNECT_TIMEOUT = 2
+
 
 @dataclass(frozen=True)
 class Database:
@@ -54,9 +61,9 @@ def create_database(url: str, *, echo: bool = False) -> Database:
                         write_lock=asyncio.Lock())
     # Sessions in UTC, so timestamps read on the driver directly (db.driver_reads) come back
     # as UtcDateTime returns them.
-    utc = {"options": "-c TimeZone=UTC"}
+    utc = {"options": "-c TimeZone=UTC", "connect_timeout": CONNECT_TIMEOUT}
     writer = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10,
-                                 pool_pre_ping=True, connect_args=utc)
+                                 pool_pre_ping=True, pool_timeout=POOL_TIMEOUT, connect_args=utc)
     # Reads have a pool of their own, in autocommit: under READ COMMITTED each statement has
     # its own snapshot anyway, and without BEGIN/ROLLBACK a dashboard read is one round trip
     # and keeps psycopg's prepared statements. No pre-ping either (another round trip, a
@@ -66,11 +73,15 @@ def create_database(url: str, *, echo: bool = False) -> Database:
     # process has just run, instead of waking idle ones in turn (BENCHMARKS.md).
     reader = create_async_engine(url, echo=echo, pool_size=5, max_overflow=10,
                                  isolation_level="AUTOCOMMIT", pool_recycle=1800,
-                                 pool_use_lifo=True, connect_args=utc)
+                                 pool_use_lifo=True, pool_timeout=POOL_TIMEOUT,
+                                 connect_args=utc)
     # Opened on first use (it needs the event loop); the same session settings as the reader.
     driver_pool = AsyncConnectionPool(
         make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
-        min_size=1, max_size=10, open=False, name="oms-reads",
+        min_size=1, max_size=10, open=False, name="oms-reads", timeout=POOL_TIMEOUT,
+        # Reconnects after an outage at most this far apart (the pool's default backs off to
+        # minutes), so reads come back within seconds of the database.
+        reconnect_timeout=POOL_TIMEOUT * 4,
         kwargs={"autocommit": True, **utc})
     return Database(reader=reader, writer=writer, driver_pool=driver_pool)
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from datetime import timedelta
 
-from oms.settings import get_settings
+from sqlalchemy.exc import OperationalError
+
+from oms import logs
+from oms.settings import Settings, load_or_exit
+from oms.startup import CannotStart, database_unreachable, require_free_port
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,9 +40,20 @@ def main(argv: list[str] | None = None) -> int:
     fiat.add_argument("--card", default="visa", choices=["visa", "declined"])
     args = parser.parse_args(argv)
 
-    settings = get_settings()
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_or_exit(f"oms {args.command}")
+    logs.configure(settings.log_level, settings.log_format)
+    try:
+        return _run(parser, args, settings)
+    except OperationalError as err:
+        print(f"oms {args.command}: {database_unreachable(settings.database_url, err)}",
+              file=sys.stderr)
+        return 1
+    except CannotStart as err:
+        print(f"oms {args.command}: {err}", file=sys.stderr)
+        return 1
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "dev":
         from oms.devstack import run_dev_stack
 
@@ -47,15 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "api":
         import uvicorn
 
-        # No `server: uvicorn` banner: it tells a scanner what to try.
+        require_free_port("OMS_API_PORT", settings.api_port, settings.api_host)
+        # No `server: uvicorn` banner (it tells a scanner what to try); its log lines go
+        # through oms.logs like the rest.
         uvicorn.run("api.main:app", factory=True, host=settings.api_host, port=settings.api_port,
-                    log_level=settings.log_level.lower(), server_header=False)
+                    log_level=settings.log_level.lower(), server_header=False, log_config=None)
         return 0
     if args.command == "worker":
         import worker
 
-        worker.main()
-        return 0
+        return worker.main()
     if args.command == "migrate":
         from db.migrate import upgrade
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
+from typing import IO
 
 from api.auth import PERSON_TOKEN_LIFETIME, Role, Scope, mint_token
 from db.engine import create_database
@@ -23,6 +26,38 @@ DEMO_SUPPORT = "support1"
 
 
 def run_dev_stack(settings: Settings) -> int:
+    # Two stacks on one data folder would run two Temporal servers on one database file,
+    # which corrupts it: the folder is locked for as long as this stack runs.
+    lock = _lock_data_folder(settings.data_dir)
+    if lock is None:
+        return 2
+    with lock:
+        return _run_dev_stack(settings)
+
+
+LOCK_FILE = "oms-dev.lock"
+
+
+def _lock_data_folder(data: Path) -> IO[str] | None:
+    data.mkdir(parents=True, exist_ok=True)
+    lock = open(data / LOCK_FILE, "a+")  # held, not closed, for the stack's life
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "?"
+        lock.close()
+        print(f"oms dev: another stack (pid {holder}) is running on the data folder {data}/; "
+              "stop it, or give this one a folder of its own with OMS_DATA_DIR (and "
+              "OMS_DATABASE_URL)", file=sys.stderr)
+        return None
+    lock.truncate(0)
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
+
+
+def _run_dev_stack(settings: Settings) -> int:
     host, _, port_text = settings.temporal_address.rpartition(":")
     temporal_port = int(port_text)
     ports = {

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
+import os
+import sys
+from collections.abc import Mapping
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -78,6 +82,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".oms")
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     log_level: str = "INFO"
+    # `json`: one JSON object per line (time, level, logger, message, request_id, order_id).
+    log_format: Literal["text", "json"] = "text"
     # Live updates: how often API processes look for new updates when no NOTIFY wakes them
     # (SQLite), and how many undelivered updates a WebSocket client may fall behind.
     live_poll_interval: timedelta = Field(timedelta(milliseconds=250),
@@ -123,7 +129,7 @@ class Settings(BaseSettings):
     @classmethod
     def _async_driver(cls, url: str) -> str:
         if not url.startswith(("sqlite+aiosqlite://", "postgresql+psycopg://")):
-            raise ValueError("use sqlite+aiosqlite:// or postgresql+psycopg://")
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+psycopg://")
         return url
 
     @field_validator("payload_keys")
@@ -164,7 +170,7 @@ class Settings(BaseSettings):
     def _known_level(cls, level: str) -> str:
         level = level.upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-            raise ValueError("log level must be DEBUG, INFO, WARNING or ERROR")
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return level
 
     @model_validator(mode="after")
@@ -276,3 +282,84 @@ def rate_limit_storage_uri(uri: str) -> str:
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+# ---- what an operator sees when the settings are wrong ----------------------------------------
+
+# Variables of the test suite, not of oms.
+_NOT_SETTINGS = ("OMS_TEST_",)
+
+
+def known_variables() -> frozenset[str]:
+    """Every OMS_* variable oms reads."""
+    fields = set(Settings.model_fields) - {"policy"}
+    return frozenset(f"OMS_{name.upper()}" for name in fields | POLICY_FIELDS)
+
+
+def unknown_variable_warnings(environ: Mapping[str, str]) -> list[str]:
+    """A line for each OMS_* variable oms does not read, with the closest one it does: a
+    misspelled setting is otherwise silently ignored."""
+    known = known_variables()
+    lines = []
+    for name in sorted(environ):
+        if not name.startswith("OMS_") or name in known or name.startswith(_NOT_SETTINGS):
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        lines.append(f"warning: {name} is not a setting of oms and is ignored{hint}")
+    return lines
+
+
+def problems(err: ValidationError) -> list[str]:
+    """One line per wrong setting, naming its variable and what it expects."""
+    lines = []
+    for e in err.errors():
+        loc = [str(part) for part in e["loc"]]
+        if loc and loc[0] == "policy":
+            loc = loc[1:]  # the policy's fields are set with flat names
+        name = f"OMS_{loc[0].upper()}" if loc else None
+        lines.append(f"{name}: {_expected(e)}" if name else _expected(e))
+    return lines
+
+
+def _expected(error: Any) -> str:
+    ctx = error.get("ctx") or {}
+    kind = error["type"]
+    if kind == "string_too_short":
+        return f"must be at least {ctx['min_length']} characters"
+    if kind == "string_pattern_mismatch":
+        return f"must match {ctx['pattern']}"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        words = {"greater_than_equal": "at least", "less_than_equal": "at most",
+                 "greater_than": "more than", "less_than": "less than"}[kind]
+        bound = next(iter(ctx.values()))
+        return f"must be {words} {_human(bound)}"
+    if kind in ("time_delta_parsing", "time_delta_type"):
+        return "must be a duration in seconds or ISO 8601 (e.g. 30, PT15M, P7D)"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    return error["msg"].replace("Input should be", "must be").replace("Value error, ", "")
+
+
+def _human(bound: Any) -> str:
+    if isinstance(bound, timedelta):
+        return f"{bound.total_seconds():g} s"
+    return str(bound)
+
+
+_warned: list[bool] = []
+
+
+def load_or_exit(program: str) -> Settings:
+    """The settings, after warning of unknown variables (once per process); wrong ones print
+    a line each and end the program (status 2) instead of a traceback."""
+    if not _warned:
+        _warned.append(True)
+        for line in unknown_variable_warnings(os.environ):
+            print(f"{program}: {line}", file=sys.stderr)
+    try:
+        return get_settings()
+    except ValidationError as err:
+        for line in problems(err):
+            print(f"{program}: {line}", file=sys.stderr)
+        raise SystemExit(2) from None

