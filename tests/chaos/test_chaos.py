@@ -64,7 +64,9 @@ async def test_a_batch_of_orders_survives_crashes_restarts_and_an_outage(
     print(f"chaos: load and faults {loaded - started:.0f} s, {len(load.answers)} requests "
           f"answered {dict(sorted(answered.items(), key=str))}\n"
           f"chaos: {faults.count} faults:\n  " + "\n  ".join(faults.entries) + "\n"
-          f"chaos: checked {dict(found.checked)}")
+          f"chaos: checked {dict(found.checked)}\n"
+          f"chaos: {len(load.wrong)} wrong answers, "
+          f"{sum(len(f) for f in found.by_check.values())} wrong findings")
     assert not load.wrong, "answers a correct service would not give:\n" + "\n".join(
         load.wrong[:20])
     assert not found.by_check, found.report()
