@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint bench clean
+.PHONY: run test install lint bench chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The long chaos run (RELIABILITY.md); `make test` runs its short form. Logs stay in .oms/chaos.
+chaos: $(STAMP)
+	OMS_CHAOS_LONG=1 $(BIN)/python -m pytest tests/chaos -s --basetemp=.oms/chaos
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
