@@ -162,8 +162,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RPCError)
     async def _temporal(_: Request, exc: RPCError) -> JSONResponse:
         log.warning("temporal call failed: %s (%s)", exc.message, exc.status)
-        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
-                          RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.CANCELLED):
+        if temporal_unavailable(exc):
             return problem(ErrorCode.TEMPORARILY_UNAVAILABLE,
                            "the workflow service is unavailable")
         return problem(ErrorCode.INTERNAL_ERROR, "the workflow service refused the request")
@@ -244,6 +243,17 @@ def _example(code: ErrorCode) -> dict[str, Any]:
     errors = ([field_error("totalAmount", "Input should be greater than 0", "greater_than")]
               if code is ErrorCode.VALIDATION_ERROR else None)
     return {"summary": code.value, "value": _body(code, message, status, errors, extra)}
+
+
+_UNAVAILABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
+                          RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.CANCELLED})
+
+
+def temporal_unavailable(err: RPCError) -> bool:
+    """Whether a retry can succeed: the server is down, busy or slow. A server that goes away
+    mid-call (restarted) surfaces as UNKNOWN "transport error", not as UNAVAILABLE."""
+    return err.status in _UNAVAILABLE or (
+        err.status is RPCStatusCode.UNKNOWN and "transport error" in err.message.lower())
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
