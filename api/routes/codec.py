@@ -4,23 +4,33 @@ Temporal's remote codec protocol: POST `<endpoint>/decode` or `/encode` with the
 `temporal.api.common.v1.Payloads` (metadata values and data in base64), answered in the same
 form. The UI calls from the browser, with the signed-in user's token and `X-Namespace`, after a
 CORS preflight: only the UI's origin is allowed, and only on these paths.
+
+A UI without sign-in (the dev server's) sends no token. An operator then signs in here once
+(`/codec/session`, a form for the operator's token), which sets an HttpOnly cookie for these
+paths alone, and turns on "Include cross-origin credentials" in the UI's codec settings.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import html
 import logging
+import time
 from collections.abc import Sequence
+from typing import Annotated
+from urllib.parse import parse_qs
 
-from fastapi import APIRouter, FastAPI
+import jwt
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload
 
-from api.auth import Role
-from api.deps import CurrentUser, TemporalDep
+from api.auth import AuthError, Principal, Role
+from api.deps import TemporalDep, principal_of
 from api.errors import PROBLEM_RESPONSES, ApiError, problem_responses
 from domain.errors import ErrorCode
 from oms.codec import UndecryptablePayload
@@ -44,9 +54,27 @@ class PayloadsJson(BaseModel):
     payloads: list[PayloadJson] = Field(default_factory=list, max_length=1000)
 
 
-def _operator_only(user: CurrentUser) -> None:
+SESSION_COOKIE = "oms_codec_session"
+
+
+def _bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def _operator(request: Request) -> Principal:
+    """The operator calling: by bearer token (the CLI, a UI that signs in) or by the session
+    cookie this server set (a UI without sign-in). Anyone else is refused."""
+    token = _bearer_token(request) or request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise AuthError("a bearer token or a codec session is required")
+    user = await principal_of(request.app.state.tokens, token)
     if user.role is not Role.OPERATOR:
         raise ApiError(ErrorCode.FORBIDDEN, "only operators may read orders' payloads")
+    return user
+
+
+Operator = Annotated[Principal, Depends(_operator)]
 
 
 def _from_json(body: PayloadsJson) -> list[Payload]:
@@ -68,10 +96,9 @@ def _to_json(payloads: Sequence[Payload]) -> PayloadsJson:
 
 
 @router.post("/decode", operation_id="decodePayloads", response_model=PayloadsJson)
-async def decode(body: PayloadsJson, user: CurrentUser, temporal: TemporalDep) -> PayloadsJson:
+async def decode(body: PayloadsJson, user: Operator, temporal: TemporalDep) -> PayloadsJson:
     """Decrypt payloads as the workers do (plain ones come back unchanged). Operators only;
     each call is logged with the operator's id."""
-    _operator_only(user)
     payloads = _from_json(body)
     codec = temporal.data_converter.payload_codec
     log.info("codec: operator %s decoded %d payloads", user.user_id, len(payloads))
@@ -82,13 +109,72 @@ async def decode(body: PayloadsJson, user: CurrentUser, temporal: TemporalDep) -
 
 
 @router.post("/encode", operation_id="encodePayloads", response_model=PayloadsJson)
-async def encode(body: PayloadsJson, user: CurrentUser, temporal: TemporalDep) -> PayloadsJson:
+async def encode(body: PayloadsJson, user: Operator, temporal: TemporalDep) -> PayloadsJson:
     """Encrypt payloads with the current key, as a client would before sending them (the UI
     uses it for signals and queries it sends). Operators only."""
-    _operator_only(user)
     payloads = _from_json(body)
     codec = temporal.data_converter.payload_codec
     return _to_json(await codec.encode(payloads) if codec else payloads)
+
+
+_SIGN_IN = """<!doctype html><meta charset="utf-8"><title>oms codec session</title>
+<h1>Decrypted payloads in the Temporal Web UI</h1>
+<p>{status}</p>
+<form method="post" action="{prefix}/session">
+<label>Operator token<br><textarea name="token" rows="4" cols="80" required></textarea></label>
+<p><button>Sign in</button></p></form>
+<form method="post" action="{prefix}/session/end"><button>Sign out</button></form>
+<p>Then, in the Temporal UI, open the codec server settings and turn on
+<em>Include cross-origin credentials</em>.</p>"""
+
+
+@router.get("/session", operation_id="codecSessionPage", response_class=HTMLResponse,
+            include_in_schema=False)
+async def session_page(request: Request) -> HTMLResponse:
+    """The form an operator signs in with, for a Temporal UI that has no sign-in."""
+    signed_in = SESSION_COOKIE in request.cookies
+    return _page("A codec session is open in this browser." if signed_in
+                 else "Not signed in: the Temporal UI shows payloads encrypted.")
+
+
+@router.post("/session", operation_id="openCodecSession", response_class=HTMLResponse,
+             include_in_schema=False)
+async def open_session(request: Request) -> HTMLResponse:
+    """Check the operator's token (the form's, or the bearer header's) and keep it in an
+    HttpOnly cookie for the codec paths, until the token expires."""
+    token = _bearer_token(request) or _form_token(await request.body())
+    if not token:
+        raise AuthError("an operator token is required")
+    user = await principal_of(request.app.state.tokens, token)
+    if user.role is not Role.OPERATOR:
+        raise ApiError(ErrorCode.FORBIDDEN, "only operators may read orders' payloads")
+    expires = jwt.decode(token, options={"verify_signature": False}).get("exp", 0)
+    page = _page(f"Signed in as {user.user_id} until the token expires.")
+    page.set_cookie(SESSION_COOKIE, token, max_age=max(0, int(expires - time.time())),
+                    path=PREFIX, httponly=True, samesite="strict",
+                    secure=request.url.scheme == "https")
+    log.info("codec: operator %s opened a session", user.user_id)
+    return page
+
+
+@router.post("/session/end", operation_id="endCodecSession", response_class=HTMLResponse,
+             include_in_schema=False)
+async def end_session() -> HTMLResponse:
+    page = _page("Signed out.")
+    page.delete_cookie(SESSION_COOKIE, path=PREFIX)
+    return page
+
+
+def _form_token(body: bytes) -> str | None:
+    try:
+        values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=5).get("token", [])
+    except ValueError:  # more fields than the form has
+        return None
+    return (values[0].strip() or None) if values else None
+
+
+def _page(status: str) -> HTMLResponse:
+    return HTMLResponse(_SIGN_IN.format(status=html.escape(status), prefix=PREFIX))
 
 
 class _CodecCors:

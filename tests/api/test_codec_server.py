@@ -120,3 +120,46 @@ async def test_other_origins_and_other_paths_get_no_cors(api):
     # The UI's origin is allowed on the codec paths only, not on the order API.
     orders = await api.options("/api/orders", headers=preflight(UI_ORIGIN))
     assert "access-control-allow-origin" not in orders.headers
+
+
+async def test_a_ui_without_sign_in_decodes_through_an_operators_session(api):
+    # The dev server's Web UI sends no token: the operator signs in here once, and the UI's
+    # "Include cross-origin credentials" makes the browser send the session cookie.
+    page = await api.get("/codec/session")
+    assert page.status_code == 200 and "Include cross-origin credentials" in page.text
+    ops = bearer("ops1", Role.OPERATOR)["Authorization"].removeprefix("Bearer ")
+    opened = await api.post("/codec/session", data={"token": ops})
+    assert opened.status_code == 200, opened.text
+    cookie = opened.headers["set-cookie"].lower()
+    assert all(part in cookie for part in ("httponly", "samesite=strict", "path=/codec"))
+    try:
+        decoded = await api.post("/codec/decode", json={"payloads": [as_json(SEALED)]},
+                                 headers={"Origin": UI_ORIGIN})
+        assert decoded.status_code == 200, decoded.text
+        assert [from_json(p) for p in decoded.json()["payloads"]] == [PLAIN]
+        assert decoded.headers["access-control-allow-credentials"] == "true"
+        assert (await api.get("/api/orders")).status_code == 401  # the cookie opens codec only
+    finally:
+        ended = await api.post("/codec/session/end")
+    assert ended.status_code == 200
+    after = await api.post("/codec/decode", json={"payloads": [as_json(SEALED)]})
+    assert after.status_code == 401
+
+
+@pytest.mark.parametrize("token", [bearer("buyer-1"), bearer("support-1", Role.SUPPORT),
+                                   carrier()])
+async def test_only_an_operator_can_open_a_session(api, token):
+    refused = await api.post("/codec/session",
+                             data={"token": token["Authorization"].removeprefix("Bearer ")})
+    assert refused.status_code == 403
+    assert "set-cookie" not in refused.headers
+    forged = await api.post("/codec/decode", json={"payloads": [as_json(SEALED)]},
+                            headers={"Cookie": f"oms_codec_session={token['Authorization'][7:]}"})
+    assert forged.status_code == 403 and "Zelda" not in forged.text
+
+
+async def test_a_session_needs_a_valid_token(api):
+    for data in ({"token": "not-a-token"}, {}):
+        refused = await api.post("/codec/session", data=data)
+        assert refused.status_code == 401
+        assert "set-cookie" not in refused.headers

@@ -86,6 +86,11 @@ EXPECTED: dict[str, dict[str, str]] = {
                                 forbidden=(*PEOPLE, "support", *NOT_FOR_INTEGRATIONS)),
     "POST /codec/encode": cells(ok=("operator",),
                                 forbidden=(*PEOPLE, "support", *NOT_FOR_INTEGRATIONS)),
+    # The sign-in page of a Temporal UI without sign-in; the session is an operator's only.
+    "GET /codec/session": public(),
+    "POST /codec/session": cells(ok=("operator",),
+                                 forbidden=(*PEOPLE, "support", *NOT_FOR_INTEGRATIONS)),
+    "POST /codec/session/end": public(),
     "GET /api/orders": cells(
         ok=("operator", "support", "orders:read"),
         forbidden=(*PEOPLE, "no_scope", "orders:create", "shipping:report", "catalog:write",
@@ -218,6 +223,9 @@ def http_requests(order_id, buyer, seller, body, notification_id, listing_id):
         "POST /api/webhooks/stripe": ("POST", "/api/webhooks/stripe", {}),
         "POST /codec/decode": ("POST", "/codec/decode", {"payloads": []}),
         "POST /codec/encode": ("POST", "/codec/encode", {"payloads": []}),
+        "GET /codec/session": ("GET", "/codec/session", None),
+        "POST /codec/session": ("POST", "/codec/session", None),
+        "POST /codec/session/end": ("POST", "/codec/session/end", None),
         "GET /api/orders": ("GET", "/api/orders", None),
         "GET /api/orders/buyer/{buyer_id}": ("GET", f"/api/orders/buyer/{buyer}", None),
         "GET /api/orders/seller/{seller_id}": ("GET", f"/api/orders/seller/{seller}", None),
