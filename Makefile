@@ -24,6 +24,7 @@ test: $(STAMP)
 
 # The long chaos run (RELIABILITY.md); `make test` runs its short form. Logs stay in .oms/chaos.
 chaos: $(STAMP)
+	mkdir -p .oms
 	OMS_CHAOS_LONG=1 $(BIN)/python -m pytest tests/chaos -s --basetemp=.oms/chaos
 
 lint: $(STAMP)
