@@ -88,6 +88,8 @@ class OrderWorkflow:
         self._shipped_at = None
         self._obligations = Obligations(input.policy)
         self._early: list[ExternalEvent] = []
+        # Events received and not yet applied (waiting for the lock): see _validate_change.
+        self._events_in_flight = 0
         if input.carried is not None:
             carried = input.carried
             self._order = carried.order
@@ -209,7 +211,15 @@ class OrderWorkflow:
 
     @change_status.validator
     def _validate_change(self, request: StatusChangeRequest) -> None:
-        self._check(request)
+        try:
+            self._check(request)
+        except ApplicationError:
+            # An event that reached the workflow before this update may still be waiting for
+            # the lock (another change holds it), and may make the change allowed: the caller
+            # may well have seen it already in the read model. The handler checks again once
+            # that event is in, and refuses then if the change is still not allowed.
+            if not self._events_in_flight:
+                raise
 
     def _check(self, request: StatusChangeRequest, *, replaying_rules: bool = False) -> None:
         order = self._order
@@ -247,6 +257,13 @@ class OrderWorkflow:
 
     @workflow.signal
     async def external_event(self, event: ExternalEvent) -> None:
+        self._events_in_flight += 1
+        try:
+            await self._receive(event)
+        finally:
+            self._events_in_flight -= 1
+
+    async def _receive(self, event: ExternalEvent) -> None:
         # An update that arrives in the same workflow task as an earlier event (a worker was
         # away, the read model already showed the event) is validated once this handler first
         # waits. Without a wait here, that is after `_apply` has moved the order, so the update
