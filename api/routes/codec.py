@@ -13,7 +13,6 @@ paths alone, and turns on "Include cross-origin credentials" in the UI's codec s
 from __future__ import annotations
 
 import base64
-import binascii
 import html
 import logging
 import time
@@ -32,6 +31,7 @@ from temporalio.api.common.v1 import Payload
 from api.auth import AuthError, Principal, Role
 from api.deps import TemporalDep, principal_of
 from api.errors import PROBLEM_RESPONSES, ApiError, problem_responses
+from api.strict_json import StrictJSONRoute
 from domain.errors import ErrorCode
 from oms.codec import UndecryptablePayload
 from oms.settings import Settings
@@ -39,8 +39,9 @@ from oms.settings import Settings
 log = logging.getLogger("oms.api")
 PREFIX = "/codec"
 
-router = APIRouter(prefix=PREFIX, tags=["codec"],
-                   responses={**PROBLEM_RESPONSES, **problem_responses(403)})
+# Strict JSON as on every other route: a body that is not even JSON is a 422, as documented.
+router = APIRouter(prefix=PREFIX, tags=["codec"], route_class=StrictJSONRoute,
+                   responses={**PROBLEM_RESPONSES, **problem_responses(403, 413)})
 
 
 class PayloadJson(BaseModel):
@@ -83,7 +84,7 @@ def _from_json(body: PayloadsJson) -> list[Payload]:
                                   for k, v in p.metadata.items()},
                         data=base64.b64decode(p.data, validate=True))
                 for p in body.payloads]
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or ValueError for a character outside ASCII
         raise ApiError.invalid_field("payloads", "metadata values and data must be base64",
                                      detail="a payload is not in base64") from None
 
