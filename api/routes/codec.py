@@ -17,13 +17,13 @@ import html
 import logging
 import time
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 import jwt
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload
@@ -47,6 +47,15 @@ router = APIRouter(prefix=PREFIX, tags=["codec"], route_class=StrictJSONRoute,
 class PayloadJson(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict, description="values in base64")
     data: str = Field("", description="base64")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _an_object(cls, value: Any) -> Any:
+        # FastAPI validates bodies with from_attributes, which would take any value (a number,
+        # a string) for a payload whose fields all have defaults.
+        if not isinstance(value, dict | PayloadJson):
+            raise ValueError("a payload is a JSON object")
+        return value
 
 
 class PayloadsJson(BaseModel):

@@ -163,3 +163,12 @@ async def test_a_session_needs_a_valid_token(api):
         refused = await api.post("/codec/session", data=data)
         assert refused.status_code == 401
         assert "set-cookie" not in refused.headers
+
+
+@pytest.mark.parametrize("payload", [1.5, "text", [], None])
+async def test_a_payload_that_is_not_an_object_is_a_clear_422(api, payload):
+    # FastAPI validates with from_attributes: without the check any value became a payload of
+    # defaults (found by the schemathesis run).
+    refused = await api.post("/codec/decode", json={"payloads": [payload]},
+                             headers=bearer("ops1", Role.OPERATOR))
+    assert refused.status_code == 422, refused.text
