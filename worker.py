@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+import os
 import py_compile
 import signal
 import sys
@@ -144,7 +145,11 @@ def main() -> int:
         asyncio.run(run(settings))
     except CannotStart as err:
         print(f"oms worker: {err}", file=sys.stderr)
-        return 1
+        sys.stderr.flush()
+        # Nothing is running yet, and the SDK's runtime threads, left behind by the failed
+        # connect, have been seen to abort the interpreter's teardown (SIGABRT) instead of
+        # letting it exit with 1: leave without it.
+        os._exit(1)
     return 0
 
 
