@@ -23,7 +23,7 @@ from urllib.parse import parse_qs
 import jwt
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload
@@ -44,9 +44,14 @@ router = APIRouter(prefix=PREFIX, tags=["codec"], route_class=StrictJSONRoute,
                    responses={**PROBLEM_RESPONSES, **problem_responses(403, 413)})
 
 
+# Standard base64 with its padding, as protobuf's JSON form writes bytes.
+Base64 = Annotated[str, StringConstraints(
+    pattern=r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")]
+
+
 class PayloadJson(BaseModel):
-    metadata: dict[str, str] = Field(default_factory=dict, description="values in base64")
-    data: str = Field("", description="base64")
+    metadata: dict[str, Base64] = Field(default_factory=dict, description="values in base64")
+    data: Base64 = Field("", description="base64")
 
     @model_validator(mode="before")
     @classmethod
