@@ -118,8 +118,7 @@ def _run_dev_stack(settings: Settings) -> int:
             children.append(processes.spawn([sys.executable, "-m", "oms.cli", name], env=env,
                                             inherit_output=True))
         processes.wait_for_port(settings.api_port, children[-1], timeout=60)
-        host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::") else settings.api_host
-        _wait_until_healthy(f"http://{host}:{settings.api_port}/health", children, timeout=60)
+        _wait_until_healthy(f"{_local_api(settings)}/health", children, timeout=60)
         print(_banner(settings), flush=True)
         while not stopping:
             if any(child.poll() is not None for child in children):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -26,35 +28,41 @@ router = APIRouter(prefix="/api/webhooks", tags=["webhooks"],
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def _documented(model: type[BaseModel]) -> dict[str, Any]:
+def documented(model: type[BaseModel]) -> dict[str, Any]:
     # The body is read raw (the signature covers the exact bytes), so describe it by hand.
     return {"requestBody": {"required": True, "content": {"application/json": {
         "schema": model.model_json_schema(by_alias=True)}}}}
 
 
 @router.post("/shipping", operation_id="receiveShippingWebhook", response_model=WebhookReceipt,
-             openapi_extra=_documented(ShippingEventIn))
+             openapi_extra=documented(ShippingEventIn))
 async def shipping_webhook(request: Request, db: DbDep, client: TemporalDep,
                            settings: SettingsDep) -> WebhookReceipt:
     """A carrier scan. Signed with OMS_SHIPPING_WEBHOOK_SECRET; a resend has no effect."""
-    body = await _verified(request, settings.shipping_webhook_secret, ShippingEventIn)
+    body = await read_signed(request, ShippingEventIn, source="shipping",
+                             verify=partial(signature.verify, settings.shipping_webhook_secret),
+                             header=signature.HEADER)
     return WebhookReceipt(status=await ingest(db, client, body))
 
 
 @router.post("/escrow", operation_id="receiveEscrowWebhook", response_model=WebhookReceipt,
-             openapi_extra=_documented(EscrowEventIn))
+             openapi_extra=documented(EscrowEventIn))
 async def escrow_webhook(request: Request, db: DbDep, client: TemporalDep,
                          settings: SettingsDep) -> WebhookReceipt:
     """An escrow-contract event. Signed with OMS_ESCROW_WEBHOOK_SECRET; a resend has no effect."""
-    body = await _verified(request, settings.escrow_webhook_secret, EscrowEventIn)
+    body = await read_signed(request, EscrowEventIn, source="escrow",
+                             verify=partial(signature.verify, settings.escrow_webhook_secret),
+                             header=signature.HEADER)
     return WebhookReceipt(status=await ingest(db, client, body))
 
 
-async def _verified(request: Request, secret: str, model: type[Model]) -> Model:
-    source = request.url.path.rsplit("/", 1)[-1]
+async def read_signed(request: Request, model: type[Model], *, source: str, header: str,
+                      verify: Callable[[str | None, bytes, float], None]) -> Model:
+    """The body, once `verify(header value, raw body, now)` has accepted its signature; a bad
+    signature or body is counted under `source` and answered 401 or 422."""
     raw = await request.body()
     try:
-        signature.verify(secret, request.headers.get(signature.HEADER), raw, time.time())
+        verify(request.headers.get(header), raw, time.time())
     except ApiError:
         WEBHOOK_EVENTS.labels(source, Rejection.SIGNATURE.value).inc()
         raise

@@ -83,6 +83,10 @@ async def _operator(request: Request) -> Principal:
     token = _bearer_token(request) or request.cookies.get(SESSION_COOKIE)
     if not token:
         raise AuthError("a bearer token or a codec session is required")
+    return await _operator_with(request, token)
+
+
+async def _operator_with(request: Request, token: str) -> Principal:
     user = await principal_of(request.app.state.tokens, token)
     if user.role is not Role.OPERATOR:
         raise ApiError(ErrorCode.FORBIDDEN, "only operators may read orders' payloads")
@@ -160,9 +164,7 @@ async def open_session(request: Request) -> HTMLResponse:
     token = _bearer_token(request) or _form_token(await request.body())
     if not token:
         raise AuthError("an operator token is required")
-    user = await principal_of(request.app.state.tokens, token)
-    if user.role is not Role.OPERATOR:
-        raise ApiError(ErrorCode.FORBIDDEN, "only operators may read orders' payloads")
+    user = await _operator_with(request, token)
     expires = jwt.decode(token, options={"verify_signature": False}).get("exp", 0)
     page = _page(f"Signed in as {user.user_id} until the token expires.")
     page.set_cookie(SESSION_COOKIE, token, max_age=max(0, int(expires - time.time())),
