@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from db.order_lists import LineSummary
 from domain.commands import OrderSnapshot
 from domain.money import to_wire
 
@@ -33,7 +34,7 @@ def created_order(snapshot: OrderSnapshot) -> dict[str, Any]:
         "currency": snapshot.currency,
         "estimatedDelivery": iso(snapshot.estimated_delivery),
         "createdAt": iso(snapshot.created_at),
-        "trackingUrl": f"/orders/{snapshot.order_id}",
+        "trackingUrl": f"/api/orders/{snapshot.order_id}",
     }
 
 
@@ -194,13 +195,17 @@ def alert(row: Row) -> dict[str, Any]:
     }
 
 
-def list_item(row: Row, view: str, caller: str | None = None) -> dict[str, Any]:
+def list_item(row: Row, lines: list[LineSummary], view: str, caller: str | None = None
+              ) -> dict[str, Any]:
     """One line of a list: the buyer sees the seller, the seller sees the buyer, operators and
     search results (where the caller may be either) see both."""
     item: dict[str, Any] = {
         "id": row.id,
         "orderNumber": row.order_number,
         "status": row.status,
+        "itemCount": sum(line.quantity for line in lines),
+        "items": [{"listingId": line.listing_id, "productName": line.product_name,
+                   "quantity": line.quantity} for line in lines],
         "totalAmount": money(row.total_amount, row.currency),
         "currency": row.currency,
         "paymentMethod": row.payment_method,

@@ -184,12 +184,20 @@ class ListBuyer(Out):
     name: str | None
 
 
+class ListLine(Out):
+    listing_id: str
+    product_name: str
+    quantity: int
+
+
 class ListItem(Out):
     """One line of a list; `buyer`, `seller` and their ids appear as the view allows."""
 
     id: str
     order_number: str
     status: str
+    item_count: int = Field(description="units ordered, over all the order's items")
+    items: list[ListLine]
     total_amount: Money | None
     currency: str
     payment_method: str

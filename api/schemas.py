@@ -27,7 +27,7 @@ from pydantic.alias_generators import to_camel
 
 from api import addresses
 from domain import ids
-from domain.commands import OrderRequest, PaymentInfo, ShippingAddress
+from domain.commands import OrderLine, OrderRequest, PaymentInfo, ShippingAddress
 from domain.money import CURRENCY_SCALE, MoneyError, check_scale, parse_amount
 from domain.order import OrderStatus, PaymentMethod
 
@@ -154,17 +154,52 @@ class ShippingAddressIn(ApiModel):
         return code
 
 
+MAX_ITEMS = 50
+
+
+class CheckoutItemIn(ApiModel):
+    listing_id: Id
+    quantity: Quantity
+
+
 class CheckoutDataIn(ApiModel):
     buyer_id: Id
     seller_id: Id
-    listing_id: Id
-    quantity: Quantity
+    # One listing (listingId + quantity), or several (items): one form or the other.
+    listing_id: Id | None = None
+    quantity: Quantity | None = None
+    items: list[CheckoutItemIn] | None = Field(
+        None, min_length=1, max_length=MAX_ITEMS,
+        description="the listings ordered, all from the seller; instead of listingId and "
+                    "quantity")
     total_amount: Amount
     currency: Currency
     shipping_address: ShippingAddressIn
     shipping_method: Literal["standard", "express"] = "standard"
     notes: LongText | None = None
     special_instructions: LongText | None = None
+
+    @model_validator(mode="after")
+    def _one_form_of_items(self) -> CheckoutDataIn:
+        single = (self.listing_id, self.quantity)
+        if self.items is None:
+            if None in single:
+                raise ValueError("give listingId and quantity, or items")
+        elif single != (None, None):
+            raise ValueError("give listingId and quantity, or items, not both")
+        else:
+            listings = [item.listing_id for item in self.items]
+            twice = sorted({x for x in listings if listings.count(x) > 1})
+            if twice:
+                raise ValueError(f"items: {', '.join(twice)} appears more than once; "
+                                 "give each listing once with its whole quantity")
+        return self
+
+    @property
+    def lines(self) -> list[OrderLine]:
+        if self.items is None:
+            return [OrderLine(str(self.listing_id), int(self.quantity or 0))]
+        return [OrderLine(item.listing_id, item.quantity) for item in self.items]
 
     @model_validator(mode="after")
     def _amount_fits_currency(self) -> CheckoutDataIn:
@@ -197,12 +232,14 @@ class CreateOrderIn(ApiModel):
 
     def to_domain(self) -> OrderRequest:
         pay, checkout = self.payment_result, self.checkout_data
-        addr = checkout.shipping_address
+        addr, lines = checkout.shipping_address, checkout.lines
         return OrderRequest(
             buyer_id=checkout.buyer_id,
             seller_id=checkout.seller_id,
-            listing_id=checkout.listing_id,
-            quantity=checkout.quantity,
+            listing_id=lines[0].listing_id,
+            quantity=lines[0].quantity,
+            # One line is the order's first line alone, as orders of one listing always were.
+            items=lines if len(lines) > 1 else [],
             total_amount=checkout.total_amount,
             currency=checkout.currency,
             shipping_address=ShippingAddress(

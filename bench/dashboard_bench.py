@@ -112,7 +112,7 @@ def seller_list_only(db: Database, p: ListParams) -> Call:
         page = await order_lists.list_orders(db, p.filter, sort=p.sort,
                                              descending=p.descending, limit=p.limit,
                                              offset=offset, after=after)
-        return {"orders": [presenters.list_item(r, "seller") for r in page.rows],
+        return {"orders": [presenters.list_item(r, [], "seller") for r in page.rows],
                 "nextCursor": p.next_cursor(page.next_key)}
     return run
 

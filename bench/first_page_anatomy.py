@@ -40,7 +40,7 @@ def _app(db: Database, f: order_lists.OrderFilter, *, present: bool) -> Call:
     async def run():
         page = await order_lists.list_orders(db, f, sort="createdAt", descending=True,
                                              limit=LIMIT)
-        return [presenters.list_item(r, "seller") for r in page.rows] if present else page
+        return [presenters.list_item(r, [], "seller") for r in page.rows] if present else page
     return run
 
 
@@ -50,7 +50,7 @@ def _sqlalchemy(engine: AsyncEngine, f: order_lists.OrderFilter) -> Call:
         async with engine.connect() as conn:
             rows = (await conn.execute(order_lists.list_query(
                 f, sort="createdAt", descending=True, limit=LIMIT))).all()
-        return [presenters.list_item(r, "seller") for r in rows]
+        return [presenters.list_item(r, [], "seller") for r in rows]
     return run
 
 

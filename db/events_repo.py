@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import tables as t
@@ -71,7 +71,8 @@ async def raise_alert(conn: AsyncConnection, cmd: AlertCommand) -> None:
 
 
 async def restore_inventory(conn: AsyncConnection, cmd: InventoryRestoreCommand) -> bool:
-    """Give a cancelled order's stock back to its listing, at most once per order."""
+    """Give a cancelled order's stock back to its listings, every line's, at most once per
+    order."""
     marked = await conn.execute(
         update(t.orders)
         .where(t.orders.c.id == cmd.order_id, t.orders.c.inventory_restored_at.is_(None))
@@ -79,10 +80,16 @@ async def restore_inventory(conn: AsyncConnection, cmd: InventoryRestoreCommand)
     )
     if marked.rowcount != 1:
         return False
-    await conn.execute(
-        update(t.listings)
-        .where(t.listings.c.id == cmd.listing_id)
-        .values(inventory=t.listings.c.inventory + cmd.quantity, updated_at=cmd.at)
-    )
+    items = t.order_items
+    lines = (await conn.execute(select(items.c.listing_id, items.c.quantity)
+                                .where(items.c.order_id == cmd.order_id)
+                                .order_by(items.c.listing_id))).all()
+    # Every order has its lines in order_items; the command's own line is what the workflow
+    # knew of when each order had one.
+    for listing_id, quantity in lines or [(cmd.listing_id, cmd.quantity)]:
+        await conn.execute(
+            update(t.listings)
+            .where(t.listings.c.id == listing_id)
+            .values(inventory=t.listings.c.inventory + quantity, updated_at=cmd.at)
+        )
     return True
-

@@ -267,3 +267,32 @@ def _match(dialect: str, terms: list[str]) -> ColumnElement:
             func.to_tsquery(text("'simple'"), bindparam("tsquery", query)))
     return o.c.id.in_(select(text("order_id")).select_from(text("orders_fts"))
                       .where(text("orders_fts MATCH :fts").bindparams(fts=query)))
+
+
+@dataclass(frozen=True)
+class LineSummary:
+    listing_id: str
+    product_name: str
+    quantity: int
+
+
+async def lines_of(db: Database, order_ids: list[str]) -> dict[str, list[LineSummary]]:
+    """The lines of each of a page's orders, in order (one statement for the whole page)."""
+    if not order_ids:
+        return {}
+    dialect = db.reader.dialect.name
+    rows = await driver_reads.fetch_all(db, ("page-lines", dialect), lambda: _lines(dialect),
+                                        {"ids": order_ids})
+    lines: dict[str, list[LineSummary]] = {}
+    for row in rows:
+        lines.setdefault(row.order_id, []).append(
+            LineSummary(row.listing_id, row.product_name, row.quantity))
+    return lines
+
+
+def _lines(dialect: str) -> Select:
+    i = t.order_items
+    ids = (i.c.order_id == any_(bindparam("ids", type_=ARRAY(i.c.order_id.type)))
+           if dialect == "postgresql" else i.c.order_id.in_(bindparam("ids", expanding=True)))
+    return (select(i.c.order_id, i.c.listing_id, i.c.product_name, i.c.quantity)
+            .where(ids).order_by(i.c.order_id, i.c.created_at, i.c.id))

@@ -7,10 +7,10 @@ inserts ignore rows already there, and the order row only moves forward in seque
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import search_index, status_counts
@@ -47,10 +47,10 @@ async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand
         early = await inbox.claim_early(conn, cmd.workflow_id)
         return CreatedOrder(existing.order_number, existing.created_at, early_events=early), False
 
-    listing = await _take_inventory(conn, cmd)
+    listings = await _take_inventory(conn, cmd)
     number = await _next_order_number(conn, cmd.created_at.year)
-    await _insert_order(conn, cmd, listing, number)
-    await _insert_item(conn, cmd, listing)
+    await _insert_order(conn, cmd, listings, number)
+    await _insert_items(conn, cmd, listings)
     await _record_first_status(conn, cmd, number)
     await insert_ignore(conn, t.notifications,
                         notifications_for_creation(cmd.order_id, number, cmd.request,
@@ -59,13 +59,14 @@ async def create_order(conn: AsyncConnection, cmd: CreateOrderCommand
     return CreatedOrder(order_number=number, created_at=cmd.created_at, early_events=early), True
 
 
-async def _insert_order(conn: AsyncConnection, cmd: CreateOrderCommand, listing, number: str
-                        ) -> None:
+async def _insert_order(conn: AsyncConnection, cmd: CreateOrderCommand, listings: list[Row],
+                        number: str) -> None:
     """The order row, its search document and its seller's status counter."""
     req, pay, now = cmd.request, cmd.request.payment, cmd.created_at
     total = quantize(req.total_amount, req.currency)
     names = await _names(conn, req.buyer_id, req.seller_id)
-    document = search_index.compose(number, listing.title, names.get(req.buyer_id, (None,))[0],
+    document = search_index.compose(number, *(listing.title for listing in listings),
+                                    names.get(req.buyer_id, (None,))[0],
                                     *names.get(req.seller_id, (None, None)))
     await conn.execute(
         t.orders.insert().values(
@@ -74,9 +75,11 @@ async def _insert_order(conn: AsyncConnection, cmd: CreateOrderCommand, listing,
             order_number=number,
             buyer_id=req.buyer_id,
             seller_id=req.seller_id,
+            # The first line's listing and price, and the units of all lines (order_items has
+            # each line).
             listing_id=req.listing_id,
-            quantity=req.quantity,
-            unit_price=quantize(listing.unit_price, req.currency),
+            quantity=req.units,
+            unit_price=quantize(listings[0].unit_price, req.currency),
             total_amount=total,
             currency=req.currency,
             payment_method=pay.method.value,
@@ -109,20 +112,21 @@ async def _insert_order(conn: AsyncConnection, cmd: CreateOrderCommand, listing,
     await status_counts.bump(conn, req.seller_id, {cmd.initial_status.value: +1})
 
 
-async def _insert_item(conn: AsyncConnection, cmd: CreateOrderCommand, listing) -> None:
-    """The order's item, with a snapshot of the listing as it was sold."""
+async def _insert_items(conn: AsyncConnection, cmd: CreateOrderCommand, listings: list[Row]
+                        ) -> None:
+    """One row per line, each with a snapshot of its listing as it was sold."""
     req, now = cmd.request, cmd.created_at
-    await conn.execute(
-        t.order_items.insert().values(
-            id=row_id(cmd.order_id, "item", 0),
-            order_id=cmd.order_id,
-            listing_id=listing.id,
-            product_name=listing.title,
-            product_description=listing.description,
-            quantity=req.quantity,
-            unit_price=quantize(listing.unit_price, req.currency),
-            total_price=quantize(req.total_amount, req.currency),
-            product_snapshot={
+    await conn.execute(t.order_items.insert(), [
+        {
+            "id": row_id(cmd.order_id, "item", index),
+            "order_id": cmd.order_id,
+            "listing_id": listing.id,
+            "product_name": listing.title,
+            "product_description": listing.description,
+            "quantity": line.quantity,
+            "unit_price": quantize(listing.unit_price, req.currency),
+            "total_price": quantize(listing.unit_price * line.quantity, req.currency),
+            "product_snapshot": {
                 "listingId": listing.id,
                 "title": listing.title,
                 "description": listing.description,
@@ -131,9 +135,12 @@ async def _insert_item(conn: AsyncConnection, cmd: CreateOrderCommand, listing) 
                 "sellerId": listing.seller_id,
                 "capturedAt": now.isoformat(),
             },
-            created_at=now,
-        )
-    )
+            # Items are read back in line order: (created_at, id) with ids that do not sort
+            # by index, so each line is a microsecond after the one before.
+            "created_at": now + timedelta(microseconds=index),
+        }
+        for index, (line, listing) in enumerate(zip(req.lines, listings, strict=True))
+    ])
 
 
 async def _record_first_status(conn: AsyncConnection, cmd: CreateOrderCommand, number: str
@@ -166,36 +173,49 @@ async def _record_first_status(conn: AsyncConnection, cmd: CreateOrderCommand, n
     )
 
 
-async def _take_inventory(conn: AsyncConnection, cmd: CreateOrderCommand):
-    req = cmd.request
-    listing = (
-        await conn.execute(
-            select(t.listings).where(t.listings.c.id == req.listing_id).with_for_update()
-        )
-    ).first()
-    if listing is None or not listing.active or listing.seller_id != req.seller_id:
-        raise DomainError(ErrorCode.LISTING_UNAVAILABLE, "this item is no longer available")
-    if listing.currency != req.currency:
-        raise DomainError(
-            ErrorCode.AMOUNT_MISMATCH,
-            f"the listing is priced in {listing.currency}, the payment was in {req.currency}",
-        )
-    expected = listing.unit_price * req.quantity
-    if Decimal(expected) != req.total_amount:
+async def _take_inventory(conn: AsyncConnection, cmd: CreateOrderCommand) -> list[Row]:
+    """Take the stock of every line, or of none: any refusal raises, and the caller's
+    transaction then takes nothing. The listings of the lines, in line order."""
+    req, lines = cmd.request, cmd.request.lines
+    # Locked in one order by every checkout, so two carts sharing listings cannot deadlock.
+    locked = {row.id: row for row in (await conn.execute(
+        select(t.listings).where(t.listings.c.id.in_([line.listing_id for line in lines]))
+        .order_by(t.listings.c.id).with_for_update()
+    )).all()}
+    listings = []
+    for line in lines:
+        listing = locked.get(line.listing_id)
+        if listing is None or not listing.active or listing.seller_id != req.seller_id:
+            raise DomainError(ErrorCode.LISTING_UNAVAILABLE,
+                              f"{_named(listing, line)} is no longer available")
+        if listing.currency != req.currency:
+            raise DomainError(
+                ErrorCode.AMOUNT_MISMATCH,
+                f"{_named(listing, line)} is priced in {listing.currency}, the payment was in "
+                f"{req.currency}")
+        listings.append(listing)
+    expected = sum((Decimal(listing.unit_price) * line.quantity
+                    for line, listing in zip(lines, listings, strict=True)), Decimal(0))
+    if expected != req.total_amount:
         raise DomainError(
             ErrorCode.AMOUNT_MISMATCH,
             f"the total should be {to_wire(expected, req.currency)} {req.currency}",
         )
-    taken = await conn.execute(
-        update(t.listings)
-        .where(t.listings.c.id == req.listing_id, t.listings.c.inventory >= req.quantity)
-        .values(inventory=t.listings.c.inventory - req.quantity, updated_at=cmd.created_at)
-    )
-    if taken.rowcount != 1:
-        raise DomainError(
-            ErrorCode.INSUFFICIENT_INVENTORY, f"only {listing.inventory} left in stock"
+    for line, listing in zip(lines, listings, strict=True):
+        taken = await conn.execute(
+            update(t.listings)
+            .where(t.listings.c.id == line.listing_id, t.listings.c.inventory >= line.quantity)
+            .values(inventory=t.listings.c.inventory - line.quantity, updated_at=cmd.created_at)
         )
-    return listing
+        if taken.rowcount != 1:
+            raise DomainError(
+                ErrorCode.INSUFFICIENT_INVENTORY,
+                f"only {listing.inventory} of {_named(listing, line)} left in stock")
+    return listings
+
+
+def _named(listing: Row | None, line) -> str:
+    return f"{listing.title!r}" if listing is not None else f"listing {line.listing_id}"
 
 
 def total_units(amount: Decimal) -> int:

@@ -36,9 +36,19 @@ class PaymentInfo:
 
 
 @dataclass(frozen=True)
+class OrderLine:
+    """So many units of one listing, as the checkout ordered them."""
+
+    listing_id: str
+    quantity: int
+
+
+@dataclass(frozen=True)
 class OrderRequest:
     buyer_id: str
     seller_id: str
+    # The first line. An order of one listing has only this; orders made before several items
+    # per order existed have only this.
     listing_id: str
     quantity: int
     total_amount: Decimal
@@ -48,6 +58,17 @@ class OrderRequest:
     shipping_method: str = "standard"
     notes: str | None = None
     special_instructions: str | None = None
+    # Every line, the first included, when there are several; empty for one.
+    items: list[OrderLine] = field(default_factory=list)
+
+    @property
+    def lines(self) -> list[OrderLine]:
+        """What was ordered, one line per listing."""
+        return list(self.items) or [OrderLine(self.listing_id, self.quantity)]
+
+    @property
+    def units(self) -> int:
+        return sum(line.quantity for line in self.lines)
 
 
 @dataclass(frozen=True)

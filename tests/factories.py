@@ -48,11 +48,12 @@ def tx_hash() -> str:
 
 
 async def seed_listing(db: Database, *, seller_id: str, price: str = "100", currency: str = "USDC",
-                       inventory: int = 10, listing_id: str | None = None) -> str:
+                       inventory: int = 10, listing_id: str | None = None,
+                       title: str = "Wireless Headphones") -> str:
     listing_id = listing_id or unique("listing")
     async with db.transaction() as conn:
         await reference_repo.upsert_listing(
-            conn, listing_id, seller_id=seller_id, title="Wireless Headphones",
+            conn, listing_id, seller_id=seller_id, title=title,
             description="Over-ear", unit_price=Decimal(price), currency=currency,
             inventory=inventory,
         )

@@ -72,8 +72,10 @@ async def search(user: CurrentUser, db: DbDep,
     everything = permissions.allows(user, Grant.READ_ANY_ORDER)
     scope = order_lists.OrderFilter(party_id=None if everything else user.user_id)
     rows = await order_lists.search_orders(db, scope, q, limit=limit)
+    lines = await order_lists.lines_of(db, [r.id for r in rows])
     view = "operator" if everything else "party"
-    return {"orders": [presenters.list_item(r, view, user.user_id) for r in rows]}
+    return {"orders": [presenters.list_item(r, lines.get(r.id, []), view, user.user_id)
+                       for r in rows]}
 
 
 def _require(allowed: bool) -> None:
@@ -94,7 +96,8 @@ async def _page(db, params: ListParams, *, view: str) -> dict[str, Any]:
                                   "totalPages": None if total is None else
                                   -(-total // params.limit),
                                   "nextCursor": params.next_cursor(page.next_key)}
-    return {"orders": [presenters.list_item(r, view) for r in page.rows],
+    lines = await order_lists.lines_of(db, [r.id for r in page.rows])
+    return {"orders": [presenters.list_item(r, lines.get(r.id, []), view) for r in page.rows],
             "pagination": pagination}
 
 
@@ -123,8 +126,8 @@ async def stats(
 
 
 CSV_COLUMNS = ["orderNumber", "id", "status", "createdAt", "buyerId", "buyerName",
-               "totalAmount", "currency", "paymentMethod", "paymentStatus", "trackingNumber",
-               "estimatedDelivery"]
+               "itemCount", "items", "totalAmount", "currency", "paymentMethod",
+               "paymentStatus", "trackingNumber", "estimatedDelivery"]
 
 
 @router.get("/seller/{seller_id}/export.csv", operation_id="exportSellerOrders",
@@ -150,10 +153,12 @@ async def export_csv(seller_id: UserIdPath, params: Params, user: CurrentUser,
         yield _csv_line(CSV_COLUMNS)
         page = first
         while True:
+            lines = await order_lists.lines_of(db, [r.id for r in page.rows])
             for r in page.rows:
-                item = presenters.list_item(r, "seller")
+                item = presenters.list_item(r, lines.get(r.id, []), "seller")
                 yield _csv_line([item["orderNumber"], item["id"], item["status"],
                                  item["createdAt"], r.buyer_id, r.buyer_name,
+                                 item["itemCount"], _titles(item["items"]),
                                  item["totalAmount"], item["currency"], item["paymentMethod"],
                                  item["paymentStatus"], item["trackingNumber"],
                                  item["estimatedDelivery"]])
@@ -164,6 +169,11 @@ async def export_csv(seller_id: UserIdPath, params: Params, user: CurrentUser,
     filename = f"orders-{seller_id}.csv"
     return StreamingResponse(rows(), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _titles(lines: list[dict[str, Any]]) -> str:
+    """An order's items in one cell: "2 x Wireless Headphones; 1 x USB-C cable"."""
+    return "; ".join(f"{line['quantity']} x {line['productName']}" for line in lines)
 
 
 FORMULA_STARTS = "=+-@\t\r"
