@@ -76,6 +76,7 @@ def build_worker(client: Client, db: Database, settings: Settings, task_queue: s
             projection.record_timeline,
             projection.raise_alert,
             projection.restore_inventory,
+            projection.record_refund,
             payments.verify_payment,
             payments.refund_payment,
             payments.release_escrow,

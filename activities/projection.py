@@ -13,6 +13,7 @@ from domain.commands import (
     CreatedOrder,
     CreateOrderCommand,
     InventoryRestoreCommand,
+    RefundRecord,
     StatusChangeRecord,
     TimelineRecord,
 )
@@ -75,6 +76,13 @@ class ProjectionActivities:
 
     @activity.defn
     async def restore_inventory(self, cmd: InventoryRestoreCommand) -> bool:
-        """Give a cancelled order's stock back, once; False when it already was."""
+        """Give stock back once (a cancelled order's, or a partial refund's lines); False when
+        it already was."""
         async with self._db.transaction() as conn:
             return await events_repo.restore_inventory(conn, cmd)
+
+    @activity.defn
+    async def record_refund(self, rec: RefundRecord) -> None:
+        """A partial refund into the read model (idempotent on its refund id)."""
+        async with self._db.transaction() as conn:
+            await events_repo.record_refund(conn, rec)

@@ -29,6 +29,8 @@ _CODES: dict[ErrorCode, tuple[int, bool, str]] = {
                                             "for this order is refunded"),
     ErrorCode.PAYMENT_NOT_CONFIRMED: (422, True, "Verify payment status and retry"),
     ErrorCode.INVALID_SHIPPING_ADDRESS: (422, True, "Correct the shipping address and retry"),
+    ErrorCode.REFUND_EXCEEDS_PAYMENT: (409, False, "Refund at most what is left of the "
+                                                   "payment"),
     ErrorCode.IDEMPOTENCY_CONFLICT: (409, False, "Use a new payment for a different order"),
     ErrorCode.IDEMPOTENCY_KEY_REUSED: (422, False, "Use a new Idempotency-Key for a new request"),
     ErrorCode.NOT_FOUND: (404, False, "Check the id"),

@@ -166,6 +166,29 @@ order_items = Table(
     Column("total_price", Money, nullable=False),
     Column("product_snapshot", JSON, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # Units of the line whose stock went back to the listing (a partial refund, a cancel).
+    Column("restocked_quantity", Integer, nullable=False, server_default=text("0")),
+)
+
+# Partial refunds (domain/refunds.py), one row per refund id. Card and crypto refunds have
+# their provider operation in payment_operations under `payment_key`; an escrow's are paid when
+# it is settled (payment_key null).
+order_refunds = Table(
+    "order_refunds",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("order_id", String(36), ForeignKey("orders.id"), nullable=False),
+    Column("refund_id", String(100), nullable=False),
+    Column("amount", Money, nullable=False),
+    Column("currency", String(10), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("lines", JSON, nullable=False),  # [{"listingId", "quantity"}]
+    Column("actor_kind", String(20), nullable=False),
+    Column("requested_by", String(ID), nullable=False),
+    Column("payment_key", String(300)),
+    Column("restocked_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("order_id", "refund_id"),
 )
 
 order_status_history = Table(

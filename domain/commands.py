@@ -11,6 +11,7 @@ from enum import StrEnum
 from domain.events import ExternalEvent
 from domain.order import ActorKind, OrderStatus, PaymentMethod
 from domain.payments import Verdict
+from domain.refunds import Refund, RefundLine
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,9 @@ class Owed:
     kind: OwedKind
     reason: str
     amount: Decimal | None = None  # refunds only; None: the whole order total
+    # A partial refund's id: its own operation at the provider, and the only lines restocked.
+    operation_id: str | None = None
+    lines: list[RefundLine] = field(default_factory=list)  # restock: these lines; none: all
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,7 @@ class CarriedState:
     # gives back only the rest.
     refunded_outside: Decimal = Decimal(0)
     emails: list[EmailCommand] = field(default_factory=list)
+    refunds: list[Refund] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -373,6 +378,23 @@ class InventoryRestoreCommand:
     listing_id: str
     quantity: int
     at: datetime
+    # A partial refund's lines, once per refund; without one, every line not given back yet.
+    refund_id: str | None = None
+    lines: list[RefundLine] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RefundRecord:
+    """A partial refund in the read model: its row, a timeline entry and both parties told."""
+
+    order_id: str
+    order_number: str
+    buyer_id: str
+    seller_id: str
+    currency: str
+    refund: Refund
+    payment_key: str | None  # the ledger's key for its provider refund; None: at settlement
+    description: str
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ def compensations(
     refund_amount: Decimal | None = None,
     total: Decimal | None = None,
     settle_fully: bool = True,
+    owed_to_buyer: Decimal = Decimal(0),
     reason: str,
 ) -> list[Owed]:
     """What moving from `previous` to `target` owes, in the order it should be paid.
@@ -30,6 +31,9 @@ def compensations(
     `settle_fully` (orders started before 0.2.0 replay without it): a refunded order that never
     shipped gives its stock back too, and a partial refund of an escrow releases the rest of
     it to the seller, so nothing stays locked in the escrow once the order is final.
+
+    `owed_to_buyer`: an escrow's partial refunds (domain/refunds.py), paid when it is settled:
+    completing the order then pays them to the buyer and the rest to the seller.
     """
     owed: list[Owed] = []
     paid = previous is not S.PAYMENT_PENDING
@@ -49,5 +53,10 @@ def compensations(
             refund.append(Owed(OwedKind.RELEASE, reason, total - refund_amount))
         owed[:0] = refund
     elif target is S.COMPLETED and method is PaymentMethod.ESCROW:
-        owed.append(Owed(OwedKind.RELEASE, reason))
+        if owed_to_buyer > 0 and total is not None:
+            # One split settlement, as for a dispute resolved with a partial refund.
+            owed += [Owed(OwedKind.REFUND, reason, owed_to_buyer),
+                     Owed(OwedKind.RELEASE, reason, total - owed_to_buyer)]
+        else:
+            owed.append(Owed(OwedKind.RELEASE, reason))
     return owed

@@ -9,14 +9,23 @@ sandbox: no I/O here.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.commands import EmailCommand, OrderChange, OrderPolicy, OrderSnapshot, Owed
+    from domain.commands import (
+        EmailCommand,
+        OrderChange,
+        OrderPolicy,
+        OrderSnapshot,
+        Owed,
+        OwedKind,
+    )
     from domain.compensation import compensations
     from domain.order import OrderStatus
+    from domain.refunds import Refund
     from domain.statuses import ON_CREATION, Party, info
     from workflows.order_effects import OrderEffects
 
@@ -37,17 +46,30 @@ class Obligations:
             self._email(order, notice.kind, (notice.party,))
 
     def on_change(self, before: OrderStatus, order: OrderSnapshot, change: OrderChange, *,
-                  shipped: bool, settle_fully: bool) -> None:
+                  shipped: bool, settle_fully: bool, owed_to_buyer: Decimal) -> None:
         """Owe what moving from `before` to the order's status costs, and its email."""
         self.owed += compensations(
             before, order.status, method=order.payment_method, shipped=shipped,
             settled_externally=change.settled_externally, refund_amount=change.refund_amount,
-            total=order.total_amount, settle_fully=settle_fully,
+            total=order.total_amount, settle_fully=settle_fully, owed_to_buyer=owed_to_buyer,
             reason=change.reason or order.status.value,
         )
         email = info(order.status).email
         if email is not None:
             self._email(order, email.template, email.audience, reason=change.reason)
+
+    def on_refund(self, order: OrderSnapshot, refund: Refund, *, shipped: bool) -> None:
+        """A partial refund: its money now (but an escrow's at settlement), the stock of its
+        lines if they never left, and an email to both parties."""
+        if not refund.at_settlement:
+            self.owed.append(Owed(OwedKind.REFUND, refund.reason, refund.amount,
+                                  operation_id=refund.refund_id))
+        if refund.lines and not shipped:
+            self.owed.append(Owed(OwedKind.RESTOCK, refund.reason, operation_id=refund.refund_id,
+                                  lines=list(refund.lines)))
+        self._email(order, "partially_refunded", (Party.BUYER, Party.SELLER),
+                    reason=refund.reason, note=f"{refund.amount} {order.currency}",
+                    occurrence=f"refund:{refund.refund_id}")
 
     def on_alert(self, order: OrderSnapshot, kind: str, note: str, occurrence: str) -> None:
         """The seller's email for an alert the seller must act on."""

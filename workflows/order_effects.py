@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         OwedKind,
         PaymentCheck,
         PaymentCommand,
+        RefundRecord,
         RefundsCheck,
         RefundsCheckCommand,
         StatusChangeRecord,
@@ -35,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.events import ExternalEvent
     from domain.order import initial_status
+    from domain.refunds import Refund
     from domain.statuses import describe
 
 # Read-model writes are short; retry them patiently (they must land) but not in a hot loop.
@@ -56,9 +58,18 @@ class OrderEffects:
     def __init__(self, input: OrderWorkflowInput, refunded_outside: Decimal = Decimal(0)
                  ) -> None:
         self._input = input
-        # Refunded at the provider outside this service (a dashboard refund): the refund owed
-        # later gives back only the rest, so no money is returned twice.
+        # Refunded at the provider outside this service (a dashboard refund), and the order's
+        # partial refunds: a refund owed later gives back only the rest, so no money is
+        # returned twice.
         self.refunded_outside = refunded_outside
+        self.refunds: list[Refund] = []
+
+    @property
+    def refunded_already(self) -> Decimal:
+        """What the provider has given back or been asked to (an escrow's partial refunds are
+        paid only at its settlement, so they are not)."""
+        partial = sum((r.amount for r in self.refunds if not r.at_settlement), Decimal(0))
+        return self.refunded_outside + partial
 
     async def _project(self, activity, command):
         """Run a ProjectionActivities method: a short, idempotent read-model write. Local
@@ -194,8 +205,18 @@ class OrderEffects:
             await self._project(
                 ProjectionActivities.restore_inventory,
                 InventoryRestoreCommand(order_id=self._input.order_id, listing_id=req.listing_id,
-                                        quantity=req.quantity, at=workflow.now()),
+                                        quantity=req.quantity, at=workflow.now(),
+                                        refund_id=due.operation_id, lines=list(due.lines)),
             )
+
+    async def record_refund(self, order: OrderSnapshot, refund: Refund) -> None:
+        """A partial refund into the read model, with its timeline entry and notifications."""
+        key = None if refund.at_settlement else self._payment_key("refund", refund.refund_id)
+        when = "paid when the escrow is settled" if refund.at_settlement else "refunded"
+        await self._project(ProjectionActivities.record_refund, RefundRecord(
+            order_id=order.order_id, order_number=order.order_number, buyer_id=order.buyer_id,
+            seller_id=order.seller_id, currency=order.currency, refund=refund, payment_key=key,
+            description=f"{refund.amount} {order.currency} {when}: {refund.reason}"))
 
     async def send_email(self, cmd: EmailCommand) -> None:
         await workflow.execute_activity_method(
@@ -207,8 +228,9 @@ class OrderEffects:
 
     async def refund(self, due: Owed, order_id: str | None) -> None:
         cmd = self._payment("refund", due, order_id)
-        left = self._input.request.total_amount - self.refunded_outside
-        if self.refunded_outside and cmd.amount > left:
+        already = self.refunded_already if due.operation_id is None else Decimal(0)
+        left = self._input.request.total_amount - already
+        if already and cmd.amount > left:
             if left <= 0:
                 return  # the provider already gave it all back
             cmd = replace(cmd, amount=left)
@@ -229,8 +251,7 @@ class OrderEffects:
     def _payment(self, kind: str, due: Owed, order_id: str | None) -> PaymentCommand:
         req, workflow_id = self._input.request, workflow.info().workflow_id
         return PaymentCommand(
-            # One refund and one release per payment, whichever path asks for it.
-            idempotency_key=f"{kind}:{workflow_id}",
+            idempotency_key=self._payment_key(kind, due.operation_id),
             workflow_id=workflow_id,
             order_id=order_id,
             method=req.payment.method,
@@ -240,4 +261,9 @@ class OrderEffects:
             reason=due.reason,
         )
 
-
+    @staticmethod
+    def _payment_key(kind: str, operation_id: str | None) -> str:
+        # One refund and one release per payment, whichever path asks for it; each partial
+        # refund is an operation of its own.
+        workflow_id = workflow.info().workflow_id
+        return f"{kind}:{workflow_id}" + (f":{operation_id}" if operation_id else "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 from typing import NoReturn
 
 from temporalio import workflow
@@ -29,11 +30,20 @@ with workflow.unsafe.imports_passed_through():
         FINAL_STATUSES,
         ActorKind,
         OrderStatus,
+        PaymentMethod,
         can_transition,
         check_transition,
         flow_for,
     )
     from domain.payments import Verdict
+    from domain.refunds import (
+        Refund,
+        RefundOutcome,
+        RefundRequest,
+        check_refund,
+        owed_at_settlement,
+        refundable,
+    )
     from domain.statuses import SHIPPING
     from domain.timers import TIMER_RULES, Deadline, TimerAction, next_deadline
     from workflows import shared
@@ -64,6 +74,8 @@ class OrderWorkflow:
         the order is written, or fails with the rejection code (the payment is then refunded).
       change_status(StatusChangeRequest) -> OrderSnapshot: a status change by a person; its
         validator enforces the transition table, the actor rules and required fields.
+      refund(RefundRequest) -> RefundOutcome: a partial refund by the seller or an operator,
+        taken once per refund id; refunding all that is left ends the order where it may.
     Signals:
       external_event(ExternalEvent): a carrier, escrow-contract or card-processor event,
         applied once per id.
@@ -100,6 +112,7 @@ class OrderWorkflow:
             self._shipped_at = carried.shipped_at
             self._obligations = Obligations(input.policy, carried.owed, carried.emails)
             self._effects.refunded_outside = carried.refunded_outside
+            self._effects.refunds = list(carried.refunds)
 
     @workflow.run
     async def run(self, input: OrderWorkflowInput) -> OrderOutcome:
@@ -245,6 +258,10 @@ class OrderWorkflow:
                 raise DomainError(ErrorCode.VALIDATION_ERROR,
                                   "a refund must be more than zero and at most the order total",
                                   field="amount")
+            if request.refund_amount is not None and request.refund_amount > self._refundable():
+                raise DomainError(ErrorCode.REFUND_EXCEEDS_PAYMENT,
+                                  f"at most {self._refundable()} may still be refunded",
+                                  field="amount")
         except DomainError as err:
             raise ApplicationError(
                 err.message,
@@ -252,6 +269,79 @@ class OrderWorkflow:
                 type=err.code.value,
                 non_retryable=True,
             ) from None
+
+    # ---- partial refunds ---------------------------------------------------------------------
+
+    @workflow.update
+    async def refund(self, request: RefundRequest) -> RefundOutcome:
+        async with self._lock:
+            taken = self._refund_taken(request.refund_id)
+            if taken is not None:
+                return self._refund_outcome(taken)  # a retry of a refund already taken
+            self._check_refund(request)
+            order = self._order
+            assert order is not None
+            refund = Refund(refund_id=request.refund_id, amount=request.amount,
+                            reason=request.reason, actor_kind=request.actor_kind,
+                            actor_id=request.actor_id, at=workflow.now(),
+                            lines=list(request.lines),
+                            at_settlement=order.payment_method is PaymentMethod.ESCROW)
+            self._effects.refunds.append(refund)
+            self._version += 1
+            await self._effects.record_refund(order, refund)
+            self._obligations.on_refund(order, refund, shipped=self._shipped_at is not None)
+            if self._refundable() == 0:
+                await self._refunded_in_full(refund)
+            return self._refund_outcome(refund)
+
+    @refund.validator
+    def _validate_refund(self, request: RefundRequest) -> None:
+        if self._refund_taken(request.refund_id) is None:
+            self._check_refund(request)
+
+    def _check_refund(self, request: RefundRequest) -> None:
+        order = self._order
+        if order is None:
+            raise ApplicationError("the order is still being created", {"currentStatus": None},
+                                   type=ErrorCode.INVALID_TRANSITION.value, non_retryable=True)
+        ordered = {line.listing_id: line.quantity for line in self._input.request.lines}
+        try:
+            check_refund(request, status=order.status, left=self._refundable(),
+                         ordered=ordered, refunds=self._effects.refunds)
+        except DomainError as err:
+            raise ApplicationError(err.message,
+                                   {"currentStatus": order.status.value, "field": err.field},
+                                   type=err.code.value, non_retryable=True) from None
+
+    def _refund_taken(self, refund_id: str) -> Refund | None:
+        return next((r for r in self._effects.refunds if r.refund_id == refund_id), None)
+
+    def _refundable(self) -> Decimal:
+        return refundable(self._input.request.total_amount, self._effects.refunds,
+                          self._effects.refunded_outside)
+
+    def _refund_outcome(self, refund: Refund) -> RefundOutcome:
+        assert self._order is not None
+        return RefundOutcome(refund=refund, status=self._order.status,
+                             refunded=sum((r.amount for r in self._effects.refunds),
+                                          Decimal(0)),
+                             refundable=self._refundable())
+
+    async def _refunded_in_full(self, last: Refund) -> None:
+        """Everything was refunded in parts: the order ends where the status machine lets it
+        (refunded, or cancelled before it ships); once shipped it goes on, settled."""
+        order = self._order
+        assert order is not None
+        target = next((s for s in (S.REFUNDED, S.CANCELLED) if can_transition(order.status, s)),
+                      None)
+        if target is None:
+            return
+        # Card and crypto refunds were each paid already; an escrow's are paid by the refund of
+        # the whole escrow this change owes.
+        escrow = order.payment_method is PaymentMethod.ESCROW
+        await self._apply(OrderChange(
+            target=target, actor_kind=last.actor_kind, actor_id=last.actor_id,
+            reason="refunded_in_full", settled_externally=not escrow))
 
     # ---- events from carriers and the escrow contract ----------------------------------------
 
@@ -449,7 +539,8 @@ class OrderWorkflow:
         self._publish()
         self._obligations.on_change(order.status, changed, change,
                                     shipped=self._shipped_at is not None,
-                                    settle_fully=self._settles_fully(changed.status))
+                                    settle_fully=self._settles_fully(changed.status),
+                                    owed_to_buyer=owed_at_settlement(self._effects.refunds))
         return changed
 
     def _settles_fully(self, status: OrderStatus) -> bool:
@@ -473,6 +564,7 @@ class OrderWorkflow:
                             alerts_raised=self._alerts_raised, stuck_since=self._stuck_since,
                             payment_checks=self._payment_checks,
                             refunded_outside=self._effects.refunded_outside,
+                            refunds=list(self._effects.refunds),
                             shipped_at=self._shipped_at, owed=list(self._obligations.owed),
                             emails=list(self._obligations.emails))
 

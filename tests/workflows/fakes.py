@@ -21,6 +21,7 @@ from domain.commands import (
     PaymentCheck,
     PaymentCommand,
     PaymentOperationResult,
+    RefundRecord,
     RefundsCheck,
     RefundsCheckCommand,
     StatusChangeRecord,
@@ -63,7 +64,7 @@ class FakeOrderActivities:
         return [self.create_order, self.record_status_change, self.record_timeline,
                 self.raise_alert, self.restore_inventory, self.verify_payment,
                 self.refund_payment, self.release_escrow, self.reconcile_refunds,
-                self.send_order_email]
+                self.send_order_email, self.record_refund]
 
     def names(self) -> list[str]:
         """The activities asked for so far, in order."""
@@ -106,6 +107,10 @@ class FakeOrderActivities:
     async def restore_inventory(self, cmd: InventoryRestoreCommand) -> bool:
         self.calls.append(("restore_inventory", cmd))
         return True
+
+    @activity.defn(name="record_refund")
+    async def record_refund(self, rec: RefundRecord) -> None:
+        self.calls.append(("record_refund", rec))
 
     # ---- PaymentActivities -----------------------------------------------------------------
 
