@@ -25,6 +25,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "cancelled": ("Order {n} was cancelled", "Order {n} has been cancelled.{reason}"),
     "refunded": ("Order {n} was refunded", "The payment for order {n} has been refunded."),
     "completed": ("Order {n} is complete", "Order {n} is complete. Thank you!"),
+    "partially_refunded": ("Part of order {n} refunded",
+                           "{note} of order {n} is being refunded.{reason}"),
     "stuck_order": ("Order {n} needs attention", "Order {n} has not moved for a while: {note}"),
     "stuck_shipment": ("Shipment of {n} is late", "The parcel for order {n} has not arrived: "
                        "{note}"),

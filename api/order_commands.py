@@ -22,6 +22,7 @@ from api import idempotency, permissions
 from api.auth import Principal
 from api.deps import OrderParties
 from api.errors import ApiError, field_error
+from api.permissions import Grant
 from api.temporal_health import command_timeout
 from db.engine import Database
 from domain.commands import (
@@ -33,6 +34,7 @@ from domain.commands import (
 )
 from domain.errors import ErrorCode
 from domain.order import ActorKind, OrderStatus
+from domain.refunds import RefundLine, RefundOutcome, RefundRequest
 from oms.settings import Settings
 from workflows.order_workflow import OrderWorkflow
 from workflows.shared import order_id_for, workflow_id_for
@@ -143,11 +145,37 @@ async def change_status(client: Client, db: Database, settings: Settings, user: 
 
 async def _send_change(client: Client, settings: Settings, order: OrderParties,
                        request: StatusChangeRequest, idempotency_key: str | None) -> OrderSnapshot:
-    handle = client.get_workflow_handle_for(OrderWorkflow.run, order.workflow_id)
     # A stable update id: Temporal attaches a retry that races the first try to it.
     update_id = f"status:{request.actor_id}:{idempotency_key}" if idempotency_key else None
+    return await _update(client, settings, order, OrderWorkflow.change_status, request,
+                         update_id)
+
+
+async def refund(client: Client, db: Database, settings: Settings, user: Principal,
+                 order: OrderParties, *, idempotency_key: str, amount: Decimal, reason: str,
+                 lines: list[RefundLine]) -> RefundOutcome:
+    """Send a partial refund made by `user` (the order's seller or an operator) to the order's
+    workflow. The refund's id comes from the caller and the key, so the workflow takes a
+    retried request once even after the key is forgotten here."""
+    actor = (ActorKind.OPERATOR if permissions.allows(user, Grant.MANAGE_ORDERS)
+             else ActorKind.SELLER)
+    caller = f"{user.role.value}:{user.user_id}"
+    refund_id = "rf_" + hashlib.sha256(f"{caller}\n{idempotency_key}".encode()).hexdigest()[:24]
+    request = RefundRequest(refund_id=refund_id, actor_kind=actor, actor_id=user.user_id,
+                            amount=amount, reason=reason, lines=lines)
+    keyed = idempotency.keyed(idempotency_key, f"order:{order.id}", user, "refund", request)
+    return await idempotency.once(
+        db, keyed, RefundOutcome,
+        lambda: _update(client, settings, order, OrderWorkflow.refund, request,
+                        f"refund:{refund_id}"))
+
+
+async def _update(client: Client, settings: Settings, order: OrderParties, update, request,
+                  update_id: str | None):
+    """Run one of the order workflow's updates, its failures as the API's errors."""
+    handle = client.get_workflow_handle_for(OrderWorkflow.run, order.workflow_id)
     try:
-        return await handle.execute_update(OrderWorkflow.change_status, request, id=update_id,
+        return await handle.execute_update(update, request, id=update_id,
                                            rpc_timeout=await command_timeout(client, settings))
     except WorkflowUpdateFailedError as err:
         raise _from_update_failure(err) from None

@@ -20,3 +20,10 @@ IdempotencyKey = Annotated[
                        "with another body or from another caller is refused (422 "
                        "IDEMPOTENCY_KEY_REUSED). Remembered for 24 hours"),
 ]
+RequiredIdempotencyKey = Annotated[
+    str,
+    Header(alias="Idempotency-Key", pattern=ids.IDEMPOTENCY_KEY_PATTERN,
+           description="required: a money movement is made once per key; a retry with the "
+                       "same key gets the first answer, the key with another body or from "
+                       "another caller is refused (422 IDEMPOTENCY_KEY_REUSED)"),
+]

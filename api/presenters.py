@@ -11,6 +11,7 @@ from sqlalchemy import Row
 from db.order_lists import LineSummary
 from domain.commands import OrderSnapshot
 from domain.money import to_wire
+from domain.refunds import RefundOutcome
 
 
 def iso(value: datetime | date | None) -> str | None:
@@ -64,7 +65,7 @@ def payment_operation(op: Row) -> dict[str, Any]:
 
 
 def order_details(order: Row, items: list[Row], events: list[Row],
-                  operations: list[Row]) -> dict[str, Any]:
+                  operations: list[Row], refunds: list[Row]) -> dict[str, Any]:
     cur = order.currency
     return {
         "id": order.id,
@@ -98,6 +99,7 @@ def order_details(order: Row, items: list[Row], events: list[Row],
             "processingFee": money(order.processing_fees, cur),
             "gasFee": None if order.gas_fees is None else format(order.gas_fees, "f"),
         },
+        "refunds": [refund(row) for row in refunds],
         "shipping": {
             "method": order.shipping_method,
             "trackingNumber": order.tracking_number,
@@ -110,6 +112,36 @@ def order_details(order: Row, items: list[Row], events: list[Row],
         "specialInstructions": order.special_instructions,
         "timeline": [timeline_entry(e, with_metadata=False) for e in events],
     }
+
+
+def refund(row: Row) -> dict[str, Any]:
+    """A partial refund as the read model holds it, with its provider refund's status."""
+    status = ("at_settlement" if row.payment_key is None
+              else row.provider_status or "requested")
+    return _refund(row.refund_id, row.amount, row.currency, row.reason, row.lines,
+                   row.actor_kind, row.requested_by, status, row.provider_id, row.created_at)
+
+
+def refund_taken(outcome: RefundOutcome, order_id: str, currency: str) -> dict[str, Any]:
+    """The answer to a refund the order took: the provider's part is still under way."""
+    r = outcome.refund
+    lines = [{"listingId": x.listing_id, "quantity": x.quantity} for x in r.lines]
+    return {
+        "success": True,
+        "refund": _refund(r.refund_id, r.amount, currency, r.reason, lines, r.actor_kind.value,
+                          r.actor_id, "at_settlement" if r.at_settlement else "requested",
+                          None, r.at),
+        "order": {"id": order_id, "status": outcome.status.value,
+                  "refundedAmount": money(outcome.refunded, currency),
+                  "refundableAmount": money(outcome.refundable, currency)},
+    }
+
+
+def _refund(refund_id, amount, currency, reason, lines, actor, requested_by, status,
+            provider_id, at) -> dict[str, Any]:
+    return {"id": refund_id, "amount": money(amount, currency), "currency": currency,
+            "reason": reason, "items": lines, "actor": actor, "requestedBy": requested_by,
+            "status": status, "providerId": provider_id, "at": iso(at)}
 
 
 def _address(stored: dict[str, Any]) -> dict[str, Any]:

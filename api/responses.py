@@ -104,6 +104,39 @@ class Payment(Out):
     gas_fee: str | None
 
 
+class RefundLine(Out):
+    listing_id: str
+    quantity: int
+
+
+class Refund(Out):
+    id: str
+    amount: Money | None
+    currency: str
+    reason: str
+    items: list[RefundLine]
+    actor: str = Field(description="seller or operator")
+    requested_by: str
+    status: str = Field(description="the provider refund's: requested (under way), succeeded, "
+                                    "pending or failed; at_settlement for an escrow's, paid "
+                                    "when the escrow is settled")
+    provider_id: str | None
+    at: Timestamp | None
+
+
+class RefundedOrder(Out):
+    id: str
+    status: str
+    refunded_amount: Money | None = Field(description="every partial refund, this one included")
+    refundable_amount: Money | None = Field(description="what may still be refunded")
+
+
+class RefundTaken(Out):
+    success: bool
+    refund: Refund
+    order: RefundedOrder
+
+
 class Address(Out):
     name: str
     street: str
@@ -145,6 +178,7 @@ class OrderDetails(Out):
     seller: Seller
     items: list[OrderItem]
     payment: Payment
+    refunds: list[Refund]
     shipping: Shipping
     notes: str | None
     special_instructions: str | None

@@ -319,6 +319,39 @@ class DisputeIn(ApiModel):
         description="descriptions of evidence or links to it (at most 10)")
 
 
+class RefundItemIn(ApiModel):
+    item_id: Annotated[str, StringConstraints(pattern=ids.ORDER_ID_PATTERN)] = Field(
+        description="an item's id, as the order's details list it")
+    quantity: Quantity
+
+
+class RefundIn(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"items": [{"itemId": "5d0c1a52-0f7e-5a53-9d2b-3f1f0e7c9a41", "quantity": 1}],
+         "reason": "arrived broken"},
+        {"amount": "15.00", "reason": "goodwill credit for the late delivery"},
+    ]})
+
+    amount: Amount | None = Field(
+        None, description="what to give back; without it, the price of the items")
+    items: list[RefundItemIn] | None = Field(
+        None, min_length=1, max_length=MAX_ITEMS,
+        description="the units refunded; restocked if they never shipped")
+    reason: text(500, min_length=1)  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _amount_or_items(self) -> RefundIn:
+        if self.amount is None and self.items is None:
+            raise ValueError("give an amount, items, or both")
+        if self.amount is not None and self.amount <= 0:
+            raise ValueError("amount must be greater than zero")
+        if self.items is not None:
+            ids_ = [item.item_id for item in self.items]
+            if len(set(ids_)) != len(ids_):
+                raise ValueError("items: give each item once with its whole quantity")
+        return self
+
+
 class ResolveDisputeIn(ApiModel):
     outcome: Literal["release", "refund", "cancel"]
     note: text(2000, min_length=1, lines=True)  # type: ignore[valid-type]

@@ -59,6 +59,18 @@ async def payment_operations(conn: AsyncConnection, workflow_id: str) -> list[Ro
     return list((await conn.execute(query)).all())
 
 
+async def order_refunds(conn: AsyncConnection, order_id: str) -> list[Row]:
+    """The order's partial refunds, oldest first, each with the status of its provider
+    refund (None while it is under way, and for an escrow's, paid at its settlement)."""
+    refunds, ops = t.order_refunds, t.payment_operations
+    query = (select(refunds, ops.c.status.label("provider_status"),
+                    ops.c.external_id.label("provider_id"))
+             .outerjoin(ops, ops.c.idempotency_key == refunds.c.payment_key)
+             .where(refunds.c.order_id == order_id)
+             .order_by(refunds.c.created_at, refunds.c.id))
+    return list((await conn.execute(query)).all())
+
+
 async def timeline(conn: AsyncConnection, order_id: str) -> list[Row]:
     query = (
         select(t.order_tracking_events)

@@ -16,6 +16,8 @@ from domain.order import FINAL_STATUSES, ActorKind, OrderStatus
 
 # Who may refund part of an order: its seller (a goodwill credit, a broken item) and operators.
 REFUNDERS = frozenset({ActorKind.SELLER, ActorKind.OPERATOR})
+# The email both parties get for each partial refund (activities/email_templates.py).
+REFUND_EMAIL = "partially_refunded"
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,6 @@ def check_refund(request: RefundRequest, *, status: OrderStatus, left: Decimal,
     if request.amount <= 0:
         raise DomainError(ErrorCode.VALIDATION_ERROR, "a refund must be more than zero",
                           field="amount")
-    if request.amount > left:
-        raise DomainError(ErrorCode.REFUND_EXCEEDS_PAYMENT,
-                          f"at most {left} may still be refunded on this order",
-                          current_status=status, field="amount")
     given = units_refunded(refunds)
     for line in request.lines:
         if line.listing_id not in ordered:
@@ -94,6 +92,10 @@ def check_refund(request: RefundRequest, *, status: OrderStatus, left: Decimal,
             raise DomainError(ErrorCode.VALIDATION_ERROR,
                               f"{still} of listing {line.listing_id} may still be refunded",
                               field="items")
+    if request.amount > left:
+        raise DomainError(ErrorCode.REFUND_EXCEEDS_PAYMENT,
+                          f"at most {left} may still be refunded on this order",
+                          current_status=status, field="amount")
 
 
 def units_refunded(refunds: list[Refund]) -> dict[str, int]:

@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.compensation import compensations
     from domain.order import OrderStatus
-    from domain.refunds import Refund
+    from domain.refunds import REFUND_EMAIL, Refund
     from domain.statuses import ON_CREATION, Party, info
     from workflows.order_effects import OrderEffects
 
@@ -67,7 +67,7 @@ class Obligations:
         if refund.lines and not shipped:
             self.owed.append(Owed(OwedKind.RESTOCK, refund.reason, operation_id=refund.refund_id,
                                   lines=list(refund.lines)))
-        self._email(order, "partially_refunded", (Party.BUYER, Party.SELLER),
+        self._email(order, REFUND_EMAIL, (Party.BUYER, Party.SELLER),
                     reason=refund.reason, note=f"{refund.amount} {order.currency}",
                     occurrence=f"refund:{refund.refund_id}")
 

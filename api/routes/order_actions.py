@@ -1,8 +1,9 @@
-"""Named order actions: cancel, dispute and resolve a dispute. Each is a status change sent to
+"""Named order actions: cancel, dispute, resolve a dispute and refund in part. Each is sent to
 the order's workflow, which also moves the money (refund, release) and the stock."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter
@@ -10,14 +11,17 @@ from fastapi import APIRouter
 from api import order_commands, permissions, presenters
 from api.deps import CurrentUser, DbDep, OrderToChange, SettingsDep, TemporalDep
 from api.errors import PROBLEM_RESPONSES, ApiError, problem_responses
-from api.params import IdempotencyKey
+from api.params import IdempotencyKey, RequiredIdempotencyKey
 from api.permissions import Grant
-from api.responses import StatusChanged
-from api.schemas import CancelIn, DisputeIn, ResolveDisputeIn
+from api.responses import RefundTaken, StatusChanged
+from api.schemas import CancelIn, DisputeIn, RefundIn, ResolveDisputeIn
 from api.strict_json import StrictJSONRoute
+from db import queries
+from domain.errors import ErrorCode
 from domain.events import DISPUTE_OUTCOMES
 from domain.money import MoneyError, check_scale
 from domain.order import OrderStatus
+from domain.refunds import RefundLine
 
 router = APIRouter(prefix="/api/orders", tags=["orders"], route_class=StrictJSONRoute,
                    responses={**PROBLEM_RESPONSES, **problem_responses(403, 404, 409, 413)})
@@ -64,3 +68,48 @@ async def resolve_dispute(order: OrderToChange, body: ResolveDisputeIn, user: Cu
         status=DISPUTE_OUTCOMES[body.outcome], reason=f"dispute_{body.outcome}",
         notes=body.note, refund_amount=body.amount)
     return presenters.status_change_reply(snapshot)
+
+
+@router.post("/{order_id}/refunds", operation_id="refundOrder", response_model=RefundTaken,
+             status_code=201, responses=problem_responses(403, 404, 409, 413))
+async def refund_order(order: OrderToChange, body: RefundIn, user: CurrentUser,
+                       client: TemporalDep, db: DbDep, settings: SettingsDep,
+                       idempotency_key: RequiredIdempotencyKey) -> dict[str, Any]:
+    """Give part of the payment back: an amount, items (at their price, restocked if they
+    never shipped) or both. The order's seller or an operator; several refunds per order,
+    never more than was paid. Card and crypto refunds go to the provider at once, an escrow's
+    are paid to the buyer when the escrow is settled. Refunding all that is left ends the
+    order as `refunded` (or `cancelled` before it ships) where the status machine allows."""
+    if not (permissions.allows(user, Grant.MANAGE_ORDERS)
+            or permissions.is_self(user, order.seller_id)):
+        raise ApiError(ErrorCode.FORBIDDEN, "only the seller of this order or an operator may "
+                                            "refund it")
+    lines, value = await _refunded_items(db, order.id, body)
+    amount = body.amount if body.amount is not None else value
+    if body.items is not None and amount > value:
+        raise ApiError.invalid_field("amount", "more than the items' price",
+                                     detail=f"the items cost {value} {order.currency}")
+    try:
+        check_scale(amount, order.currency)
+    except MoneyError as err:
+        raise ApiError.invalid_field("amount", str(err)) from None
+    outcome = await order_commands.refund(client, db, settings, user, order,
+                                          idempotency_key=idempotency_key, amount=amount,
+                                          reason=body.reason, lines=lines)
+    return presenters.refund_taken(outcome, order.id, order.currency)
+
+
+async def _refunded_items(db, order_id: str, body: RefundIn) -> tuple[list[RefundLine], Any]:
+    """The refund's lines by listing, and what they cost at the prices they were sold at."""
+    if body.items is None:
+        return [], None
+    async with db.reader.connect() as conn:
+        items = {item.id: item for item in await queries.order_items(conn, order_id)}
+    lines, value = [], Decimal(0)
+    for index, asked in enumerate(body.items):
+        item = items.get(asked.item_id)
+        if item is None:
+            raise ApiError.invalid_field(f"items.{index}.itemId", "not an item of this order")
+        lines.append(RefundLine(item.listing_id, asked.quantity))
+        value += item.unit_price * asked.quantity
+    return lines, value

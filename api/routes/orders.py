@@ -48,8 +48,9 @@ async def get_order(order: VisibleOrder, db: DbDep) -> dict[str, Any]:
         items = await queries.order_items(conn, order.id)
         events = await queries.timeline(conn, order.id)
         operations = await queries.payment_operations(conn, order.workflow_id)
+        refunds = await queries.order_refunds(conn, order.id)
     assert details is not None
-    return {"order": presenters.order_details(details, items, events, operations)}
+    return {"order": presenters.order_details(details, items, events, operations, refunds)}
 
 
 @router.put("/{order_id}/status", operation_id="changeOrderStatus", response_model=StatusChanged,

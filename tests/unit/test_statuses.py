@@ -6,6 +6,7 @@ import pytest
 from activities.email_templates import TEMPLATES
 from db import tables as t
 from domain.order import FINAL_STATUSES, OrderStatus, PaymentMethod, flow_for
+from domain.refunds import REFUND_EMAIL
 from domain.statuses import ON_CREATION, STATUSES, StatusGroup, describe
 from domain.timers import TIMER_RULES, TimerAction
 
@@ -34,6 +35,7 @@ def test_creation_and_seller_alerts_name_templates_that_exist():
     assert {notice.kind for notice in ON_CREATION} <= set(TEMPLATES)
     seller_alerts = {a.value for a, rule in TIMER_RULES.items() if rule.alerts_seller}
     assert seller_alerts <= set(TEMPLATES)
+    assert REFUND_EMAIL in TEMPLATES
 
 
 def test_every_timer_action_has_a_rule():
