@@ -24,9 +24,10 @@ from api import order_commands
 from api.errors import ApiError
 from db.engine import create_database
 from db.migrate import upgrade
-from domain.commands import StatusChangeRequest
+from domain.commands import OrderLine, StatusChangeRequest
 from domain.events import EventSource, ExternalEvent
 from domain.order import ActorKind, OrderStatus, PaymentMethod, flow_for
+from domain.refunds import RefundLine, RefundRequest
 from oms.settings import Settings
 from oms.temporal import connect
 from tests import factories, servers
@@ -48,6 +49,8 @@ async def _record(address: str, db_url: str, stripe_base: str, only: str) -> Non
     for method in PaymentMethod:
         await seed_listing(db, seller_id="seller-rec", inventory=100,
                            listing_id=_listing(method), currency=currency_for(method))
+    await seed_listing(db, seller_id="seller-rec", inventory=100, listing_id=SECOND_LISTING,
+                       price="25", currency="USD", title="Leather Case")
     listing = None  # each scenario's order takes the listing priced in its method's currency
     async with build_worker(client, db, settings, settings.task_queue):
         for name, scenario in SCENARIOS.items():
@@ -62,8 +65,10 @@ def _listing(method: PaymentMethod) -> str:
 
 
 async def _start(client, settings, listing, method, **kw):
-    request = order_request(buyer_id="buyer-rec", seller_id="seller-rec",
-                            listing_id=listing or _listing(method), method=method, **kw)
+    items = kw.pop("items", [])
+    request = replace(order_request(buyer_id="buyer-rec", seller_id="seller-rec",
+                                    listing_id=listing or _listing(method), method=method, **kw),
+                      items=items)
     try:
         await order_commands.create_order(client, settings, request)
     except ApiError:
@@ -183,6 +188,40 @@ async def _card_processor_events(client, settings, listing):
     return handle
 
 
+SECOND_LISTING = "listing-rec-usd-case"
+
+
+async def _refund(handle, refund_id, amount, actor=ActorKind.SELLER, lines=()):
+    await handle.execute_update(OrderWorkflow.refund, RefundRequest(
+        refund_id=refund_id, actor_kind=actor, actor_id="rec", amount=Decimal(amount),
+        reason="arrived broken", lines=[RefundLine(x, q) for x, q in lines]))
+
+
+async def _several_items_partly_refunded_then_cancelled(client, settings, listing):
+    # 2 x 100 + 3 x 25 by card: one case refunded with its stock, a goodwill credit, then the
+    # seller cancels and the rest goes back.
+    method, first = PaymentMethod.FIAT, _listing(PaymentMethod.FIAT)
+    lines = [OrderLine(first, 2), OrderLine(SECOND_LISTING, 3)]
+    handle = await _start(client, settings, listing, method, total="275",
+                          items=lines)
+    await _refund(handle, "rf_rec1", "25", lines=((SECOND_LISTING, 1),))
+    await _refund(handle, "rf_rec2", "10.50", actor=ActorKind.OPERATOR)
+    await _walk(handle, (OrderStatus.ORDER_CONFIRMED,))
+    await handle.execute_update(OrderWorkflow.change_status, StatusChangeRequest(
+        status=OrderStatus.CANCELLED, actor_kind=ActorKind.SELLER, actor_id="rec",
+        reason="seller_out_of_stock"))
+    await handle.result()
+    return handle
+
+
+async def _escrow_partly_refunded_then_completed(client, settings, listing):
+    handle = await _start(client, settings, listing, PaymentMethod.ESCROW)
+    await _refund(handle, "rf_rec1", "40", actor=ActorKind.OPERATOR)
+    await _walk(handle, flow_for(PaymentMethod.ESCROW)[1:])
+    await handle.result()
+    return handle
+
+
 SCENARIOS = {
     # v3: release 0.1.0.
     **{f"v3_{m.value}_happy_path": _happy(m) for m in PaymentMethod},
@@ -206,8 +245,13 @@ SCENARIOS = {
     # "events-before-updates").
     "v5_carrier_and_escrow_events": _carrier_and_escrow_events,
     "v5_card_processor_events": _card_processor_events,
+    # v6: orders of several items, and partial refunds (no patch: only new orders have
+    # several lines, and only the new `refund` update takes a refund).
+    "v6_several_items_partly_refunded_then_cancelled":
+        _several_items_partly_refunded_then_cancelled,
+    "v6_escrow_partly_refunded_then_completed": _escrow_partly_refunded_then_completed,
 }
-CURRENT = "v5"  # what the code records today; earlier prefixes are never re-recorded
+CURRENT = "v6"  # what the code records today; earlier prefixes are never re-recorded
 
 
 def _write(name: str, history) -> None:
