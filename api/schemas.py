@@ -326,11 +326,13 @@ class RefundItemIn(ApiModel):
 
 
 class RefundIn(ApiModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"items": [{"itemId": "5d0c1a52-0f7e-5a53-9d2b-3f1f0e7c9a41", "quantity": 1}],
-         "reason": "arrived broken"},
-        {"amount": "15.00", "reason": "goodwill credit for the late delivery"},
-    ]})
+    model_config = ConfigDict(json_schema_extra={
+        "anyOf": [{"required": ["amount"]}, {"required": ["items"]}],
+        "examples": [
+            {"items": [{"itemId": "5d0c1a52-0f7e-5a53-9d2b-3f1f0e7c9a41", "quantity": 1}],
+             "reason": "arrived broken"},
+            {"amount": "15.00", "reason": "goodwill credit for the late delivery"},
+        ]})
 
     amount: Amount | None = Field(
         None, description="what to give back; without it, the price of the items")

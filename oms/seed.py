@@ -21,6 +21,7 @@ LISTINGS = [
     ("listing789", "Wireless Headphones", "Over-ear, noise cancelling", Decimal("100"), "USDC",
      1000),
     ("listing790", "USB-C Charger", "65 W, two ports", Decimal("39.99"), "USD", 1000),
+    ("listing792", "USB-C Cable", "2 m, braided", Decimal("9.99"), "USD", 1000),
     ("listing791", "Mechanical Keyboard", "Hot-swappable switches", Decimal("0.05"), "ETH", 1000),
 ]
 

@@ -212,11 +212,11 @@ class OrderEffects:
     async def record_refund(self, order: OrderSnapshot, refund: Refund) -> None:
         """A partial refund into the read model, with its timeline entry and notifications."""
         key = None if refund.at_settlement else self._payment_key("refund", refund.refund_id)
-        when = "paid when the escrow is settled" if refund.at_settlement else "refunded"
+        when = " (paid when the escrow is settled)" if refund.at_settlement else ""
         await self._project(ProjectionActivities.record_refund, RefundRecord(
             order_id=order.order_id, order_number=order.order_number, buyer_id=order.buyer_id,
             seller_id=order.seller_id, currency=order.currency, refund=refund, payment_key=key,
-            description=f"{refund.amount} {order.currency} {when}: {refund.reason}"))
+            description=f"Refund of {refund.amount} {order.currency}{when}: {refund.reason}"))
 
     async def send_email(self, cmd: EmailCommand) -> None:
         await workflow.execute_activity_method(

@@ -34,6 +34,7 @@ OPERATION_IDS = {
     "GET /api/orders/{order_id}/timeline": "getOrderTimeline",
     "GET /api/orders/{order_id}/history": "getOrderHistory",
     "POST /api/orders/{order_id}/cancel": "cancelOrder",
+    "POST /api/orders/{order_id}/refunds": "refundOrder",
     "POST /api/orders/{order_id}/dispute": "openDispute",
     "POST /api/orders/{order_id}/dispute/resolve": "resolveDispute",
     "GET /api/orders": "listOrders",
