@@ -77,6 +77,7 @@ def build_worker(client: Client, db: Database, settings: Settings, task_queue: s
             projection.raise_alert,
             projection.restore_inventory,
             projection.record_refund,
+            projection.record_shipment,
             payments.verify_payment,
             payments.refund_payment,
             payments.release_escrow,

@@ -14,6 +14,7 @@ from domain.commands import (
     CreateOrderCommand,
     InventoryRestoreCommand,
     RefundRecord,
+    ShipmentRecord,
     StatusChangeRecord,
     TimelineRecord,
 )
@@ -80,6 +81,12 @@ class ProjectionActivities:
         it already was."""
         async with self._db.transaction() as conn:
             return await events_repo.restore_inventory(conn, cmd)
+
+    @activity.defn
+    async def record_shipment(self, rec: ShipmentRecord) -> None:
+        """A parcel as it now is into the read model (idempotent; never goes back)."""
+        async with self._db.transaction() as conn:
+            await events_repo.record_shipment(conn, rec)
 
     @activity.defn
     async def record_refund(self, rec: RefundRecord) -> None:

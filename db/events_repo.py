@@ -10,8 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import tables as t
 from db.ids import row_id
-from db.upsert import insert_ignore
-from domain.commands import AlertCommand, InventoryRestoreCommand, RefundRecord, TimelineRecord
+from db.upsert import dialect_insert, insert_ignore
+from domain.commands import (
+    AlertCommand,
+    InventoryRestoreCommand,
+    RefundRecord,
+    ShipmentRecord,
+    TimelineRecord,
+)
 from domain.money import to_wire
 
 
@@ -151,3 +157,23 @@ async def record_refund(conn: AsyncConnection, rec: RefundRecord) -> None:
          "message": f"Order {rec.order_number}: {rec.description}", "data": data,
          "created_at": refund.at}
         for user_id in (rec.buyer_id, rec.seller_id)])
+
+
+async def record_shipment(conn: AsyncConnection, rec: ShipmentRecord) -> None:
+    """Upsert the parcel, never to an older version, and the order's fulfilment with it."""
+    parcel, s = rec.parcel, t.shipments
+    values = {
+        "carrier": parcel.carrier, "status": parcel.status.value,
+        "lines": [{"listingId": x.listing_id, "quantity": x.quantity} for x in parcel.lines],
+        "estimated_delivery": parcel.estimated_delivery, "shipped_at": parcel.shipped_at,
+        "delivered_at": parcel.delivered_at, "version": parcel.version,
+        "updated_at": datetime.now(parcel.shipped_at.tzinfo),
+    }
+    insert = dialect_insert(conn, s).values(
+        id=row_id(rec.order_id, "shipment", parcel.tracking_number), order_id=rec.order_id,
+        tracking_number=parcel.tracking_number, **values)
+    await conn.execute(insert.on_conflict_do_update(
+        index_elements=[s.c.order_id, s.c.tracking_number], set_=values,
+        where=s.c.version < insert.excluded.version))
+    await conn.execute(update(t.orders).where(t.orders.c.id == rec.order_id)
+                       .values(fulfilment=rec.fulfilment))

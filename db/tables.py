@@ -119,6 +119,8 @@ orders = Table(
     Column("shipped_at", UtcDateTime),
     Column("cancelled_from", String(30)),
     Column("search_text", Text, nullable=False, server_default=text("''")),
+    # partially_shipped / partially_delivered while its parcels are (domain/parcels.py).
+    Column("fulfilment", String(30)),
     # Lists are keyset-paginated on (sort key, id): each scope and sort has its index.
     Index("ix_orders_buyer_created", "buyer_id", "created_at", "id"),
     Index("ix_orders_seller_created", "seller_id", "created_at", "id"),
@@ -168,6 +170,25 @@ order_items = Table(
     Column("created_at", UtcDateTime, nullable=False),
     # Units of the line whose stock went back to the listing (a partial refund, a cancel).
     Column("restocked_quantity", Integer, nullable=False, server_default=text("0")),
+)
+
+# Parcels (domain/parcels.py), one row per tracking number of an order, as the workflow last
+# wrote it (`version` only grows: a late retry never takes a parcel back).
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("order_id", String(36), ForeignKey("orders.id"), nullable=False),
+    Column("tracking_number", String(100), nullable=False),
+    Column("carrier", String(50)),
+    Column("status", String(30), nullable=False),
+    Column("lines", JSON, nullable=False),  # [{"listingId", "quantity"}]
+    Column("estimated_delivery", Date),
+    Column("shipped_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("order_id", "tracking_number"),
 )
 
 # Partial refunds (domain/refunds.py), one row per refund id. Card and crypto refunds have

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from domain.events import ExternalEvent
 from domain.order import ActorKind, OrderStatus, PaymentMethod
+from domain.parcels import Parcel
 from domain.payments import Verdict
 from domain.refunds import Refund, RefundLine
 
@@ -209,6 +210,7 @@ class CarriedState:
     refunded_outside: Decimal = Decimal(0)
     emails: list[EmailCommand] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
+    parcels: list[Parcel] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -381,6 +383,15 @@ class InventoryRestoreCommand:
     # A partial refund's lines, once per refund; without one, every line not given back yet.
     refund_id: str | None = None
     lines: list[RefundLine] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ShipmentRecord:
+    """One parcel as it now is, upserted on (order, tracking number) and its version."""
+
+    order_id: str
+    parcel: Parcel
+    fulfilment: str | None  # the order's (domain.parcels.Fulfilment), None when its status says
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,14 @@ with workflow.unsafe.imports_passed_through():
         RefundRecord,
         RefundsCheck,
         RefundsCheckCommand,
+        ShipmentRecord,
         StatusChangeRecord,
         TimelineRecord,
         VerifyPaymentCommand,
     )
     from domain.events import ExternalEvent
     from domain.order import initial_status
+    from domain.parcels import Parcel
     from domain.refunds import Refund
     from domain.statuses import describe
 
@@ -158,7 +160,7 @@ class OrderEffects:
         )
 
     async def record_timeline(self, order: OrderSnapshot, event: ExternalEvent,
-                              description: str) -> None:
+                              description: str, *, applied: bool = False) -> None:
         await self._project(
             ProjectionActivities.record_timeline,
             TimelineRecord(
@@ -169,7 +171,8 @@ class OrderEffects:
                 source=event.source.timeline_source,
                 occurred_at=event.occurred_at,
                 location=event.location,
-                metadata={**event.metadata(), "kind": event.kind, "applied": "false"},
+                metadata={**event.metadata(), "kind": event.kind,
+                          "applied": "true" if applied else "false"},
                 inbox_event=event,
             ),
         )
@@ -208,6 +211,12 @@ class OrderEffects:
                                         quantity=req.quantity, at=workflow.now(),
                                         refund_id=due.operation_id, lines=list(due.lines)),
             )
+
+    async def record_shipment(self, order: OrderSnapshot, parcel: Parcel,
+                              fulfilment: str | None) -> None:
+        """A parcel as it now is into the read model, with the order's fulfilment."""
+        await self._project(ProjectionActivities.record_shipment, ShipmentRecord(
+            order_id=order.order_id, parcel=parcel, fulfilment=fulfilment))
 
     async def record_refund(self, order: OrderSnapshot, refund: Refund) -> None:
         """A partial refund into the read model, with its timeline entry and notifications."""

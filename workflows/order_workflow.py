@@ -25,7 +25,14 @@ with workflow.unsafe.imports_passed_through():
         StatusChangeRequest,
     )
     from domain.errors import CREATION_REJECTIONS, DomainError, ErrorCode
-    from domain.events import EventSource, ExternalEvent, alert_text, decide, describe_event
+    from domain.events import (
+        SHIPPING_STATUSES,
+        EventSource,
+        ExternalEvent,
+        alert_text,
+        decide,
+        describe_event,
+    )
     from domain.order import (
         FINAL_STATUSES,
         ActorKind,
@@ -34,6 +41,16 @@ with workflow.unsafe.imports_passed_through():
         can_transition,
         check_transition,
         flow_for,
+    )
+    from domain.parcels import (
+        PARCEL_FLOW,
+        Parcel,
+        ParcelOutcome,
+        ShipParcelRequest,
+        check_parcel,
+        fulfilment,
+        order_steps,
+        parcel_move,
     )
     from domain.payments import Verdict
     from domain.refunds import (
@@ -63,6 +80,9 @@ SETTLE_FULLY = "settle-fully"
 # From 0.2.0 an event is applied before an update that arrived after it is validated (see
 # external_event).
 EVENTS_FIRST = "events-before-updates"
+# From 0.2.0 an order tracks its parcels (domain/parcels.py): asked when it first ships, so
+# orders shipped before keep following their carrier's events as one parcel did.
+PARCELS = "parcels"
 
 
 @workflow.defn
@@ -74,6 +94,8 @@ class OrderWorkflow:
         the order is written, or fails with the rejection code (the payment is then refunded).
       change_status(StatusChangeRequest) -> OrderSnapshot: a status change by a person; its
         validator enforces the transition table, the actor rules and required fields.
+      ship_parcel(ShipParcelRequest) -> ParcelOutcome: the seller ships some or all of what is
+        left in a parcel of its own; the order is shipped once everything is.
       refund(RefundRequest) -> RefundOutcome: a partial refund by the seller or an operator,
         taken once per refund id; refunding all that is left ends the order where it may.
     Signals:
@@ -102,6 +124,7 @@ class OrderWorkflow:
         self._early: list[ExternalEvent] = []
         # Events received and not yet applied (waiting for the lock): see _validate_change.
         self._events_in_flight = 0
+        self._parcels: list[Parcel] = []
         if input.carried is not None:
             carried = input.carried
             self._order = carried.order
@@ -113,6 +136,7 @@ class OrderWorkflow:
             self._obligations = Obligations(input.policy, carried.owed, carried.emails)
             self._effects.refunded_outside = carried.refunded_outside
             self._effects.refunds = list(carried.refunds)
+            self._parcels = list(carried.parcels)
 
     @workflow.run
     async def run(self, input: OrderWorkflowInput) -> OrderOutcome:
@@ -220,6 +244,12 @@ class OrderWorkflow:
             # moved the order since. Who may ask was settled by the validator, which is never
             # replayed; this check is, so it keeps the rules of 0.1.0 for who may ask.
             self._check(request, replaying_rules=True)
+            if request.status is S.SHIPPED and workflow.patched(PARCELS):
+                # Everything left goes in one parcel, as an order of one parcel always did.
+                await self._add_parcel(ShipParcelRequest(
+                    actor_kind=request.actor_kind, actor_id=request.actor_id,
+                    tracking_number=request.tracking_number or "", carrier=request.carrier,
+                    estimated_delivery=request.estimated_delivery), moves_order=False)
             return await self._apply(OrderChange.requested(request))
 
     @change_status.validator
@@ -258,6 +288,8 @@ class OrderWorkflow:
                 raise DomainError(ErrorCode.VALIDATION_ERROR,
                                   "a refund must be more than zero and at most the order total",
                                   field="amount")
+            if self._parcels:
+                self._check_against_parcels(request)
             if request.refund_amount is not None and request.refund_amount > self._refundable():
                 raise DomainError(ErrorCode.REFUND_EXCEEDS_PAYMENT,
                                   f"at most {self._refundable()} may still be refunded",
@@ -269,6 +301,107 @@ class OrderWorkflow:
                 type=err.code.value,
                 non_retryable=True,
             ) from None
+
+    # ---- parcels -------------------------------------------------------------------------------
+
+    @workflow.update
+    async def ship_parcel(self, request: ShipParcelRequest) -> ParcelOutcome:
+        async with self._lock:
+            self._check_parcel(request)
+            parcel = await self._add_parcel(request, moves_order=True)
+            assert self._order is not None
+            return ParcelOutcome(parcel=parcel, status=self._order.status,
+                                 fulfilment=fulfilment(self._ordered, self._parcels))
+
+    @ship_parcel.validator
+    def _validate_parcel(self, request: ShipParcelRequest) -> None:
+        self._check_parcel(request)
+
+    def _check_parcel(self, request: ShipParcelRequest) -> list:
+        order = self._order
+        if order is None:
+            raise ApplicationError("the order is still being created", {"currentStatus": None},
+                                   type=ErrorCode.INVALID_TRANSITION.value, non_retryable=True)
+        try:
+            return check_parcel(request, status=order.status, ordered=self._ordered,
+                                parcels=self._parcels)
+        except DomainError as err:
+            raise ApplicationError(err.message,
+                                   {"currentStatus": order.status.value, "field": err.field},
+                                   type=err.code.value, non_retryable=True) from None
+
+    def _check_against_parcels(self, request: StatusChangeRequest) -> None:
+        if request.status is S.SHIPPED and any(
+                p.tracking_number == request.tracking_number for p in self._parcels):
+            raise DomainError(ErrorCode.VALIDATION_ERROR, "this order already has a parcel "
+                              "with this tracking number", field="trackingNumber")
+        if len(self._parcels) > 1 and request.status in PARCEL_FLOW[1:]:
+            raise DomainError(ErrorCode.VALIDATION_ERROR,
+                              f"this order ships in {len(self._parcels)} parcels: report each "
+                              "one's progress by its tracking number (the carrier webhook)",
+                              field="status")
+
+    @property
+    def _ordered(self) -> dict[str, int]:
+        return {line.listing_id: line.quantity for line in self._input.request.lines}
+
+    async def _add_parcel(self, request: ShipParcelRequest, *, moves_order: bool) -> Parcel:
+        """A new parcel of `request`'s lines (all that is left without any). `moves_order`: the
+        order ships when nothing is left; a PUT to shipped moves it itself."""
+        order = self._order
+        assert order is not None
+        lines = check_parcel(request, status=order.status, ordered=self._ordered,
+                             parcels=self._parcels)
+        parcel = Parcel(tracking_number=request.tracking_number, carrier=request.carrier,
+                        status=S.SHIPPED, shipped_at=workflow.now(), lines=lines,
+                        estimated_delivery=request.estimated_delivery)
+        self._parcels.append(parcel)
+        self._version += 1
+        steps = order_steps(order.status, self._ordered, self._parcels) if moves_order else []
+        await self._effects.record_shipment(order, parcel,
+                                            fulfilment(self._ordered, self._parcels))
+        for step in steps:
+            await self._apply(OrderChange(
+                target=step, actor_kind=request.actor_kind, actor_id=request.actor_id,
+                reason="all_parcels_shipped", notes=request.notes,
+                tracking_number=parcel.tracking_number, carrier=parcel.carrier,
+                estimated_delivery=parcel.estimated_delivery))
+        return parcel
+
+    async def _on_parcel_event(self, event: ExternalEvent) -> None:
+        """A carrier's event for one of the order's parcels: the parcel moves forward, and the
+        order follows where its parcels now are. An event naming no parcel of the order is
+        recorded and not applied."""
+        order = self._order
+        assert order is not None
+        at = next((i for i, p in enumerate(self._parcels)
+                   if p.tracking_number == event.tracking_number), None)
+        target = SHIPPING_STATUSES.get(event.kind)
+        if at is None or not parcel_move(self._parcels[at], target):
+            why = "for no parcel of this order" if at is None else "(no change)"
+            await self._effects.record_timeline(order, event, f"{describe_event(event)} {why}")
+            return
+        assert target is not None
+        parcel = self._parcels[at] = self._parcels[at].moved_to(target, workflow.now())
+        self._version += 1
+        steps = order_steps(order.status, self._ordered, self._parcels)
+        await self._effects.record_shipment(order, parcel,
+                                            fulfilment(self._ordered, self._parcels))
+        if not steps:
+            await self._effects.record_timeline(
+                order, event, f"Parcel {parcel.tracking_number}: {describe_event(event)}",
+                applied=True)
+        for i, step in enumerate(steps):
+            last = i == len(steps) - 1
+            change = OrderChange.reported(event, step, settled_externally=False)
+            await self._apply(change if last else replace(change, inbox_event=None))
+
+    async def _follow_single_parcel(self, target: OrderStatus) -> None:
+        """An order of one parcel moved by a status change: its parcel moves with it."""
+        if len(self._parcels) == 1 and parcel_move(self._parcels[0], target):
+            assert self._order is not None
+            self._parcels[0] = self._parcels[0].moved_to(target, workflow.now())
+            await self._effects.record_shipment(self._order, self._parcels[0], None)
 
     # ---- partial refunds ---------------------------------------------------------------------
 
@@ -375,6 +508,10 @@ class OrderWorkflow:
         self._applied.add(event.dedupe_key)
         self._version += 1  # wakes the main loop, which also watches the history's length
         assert self._order is not None
+        if event.source is EventSource.SHIPPING and self._parcels \
+                and SHIPPING_STATUSES.get(event.kind):
+            await self._on_parcel_event(event)
+            return
         decision = decide(self._order.status, event)
         moved = decision.target is not None
         if moved:
@@ -536,6 +673,7 @@ class OrderWorkflow:
             self._stuck_since = None
             workflow.upsert_search_attributes([shared.STUCK_SINCE.value_unset()])
         await self._effects.record_change(order, changed, change)
+        await self._follow_single_parcel(target)
         self._publish()
         self._obligations.on_change(order.status, changed, change,
                                     shipped=self._shipped_at is not None,
@@ -565,6 +703,7 @@ class OrderWorkflow:
                             payment_checks=self._payment_checks,
                             refunded_outside=self._effects.refunded_outside,
                             refunds=list(self._effects.refunds),
+                            parcels=list(self._parcels),
                             shipped_at=self._shipped_at, owed=list(self._obligations.owed),
                             emails=list(self._obligations.emails))
 

@@ -24,6 +24,7 @@ from domain.commands import (
     RefundRecord,
     RefundsCheck,
     RefundsCheckCommand,
+    ShipmentRecord,
     StatusChangeRecord,
     TimelineRecord,
     VerifyPaymentCommand,
@@ -64,7 +65,7 @@ class FakeOrderActivities:
         return [self.create_order, self.record_status_change, self.record_timeline,
                 self.raise_alert, self.restore_inventory, self.verify_payment,
                 self.refund_payment, self.release_escrow, self.reconcile_refunds,
-                self.send_order_email, self.record_refund]
+                self.send_order_email, self.record_refund, self.record_shipment]
 
     def names(self) -> list[str]:
         """The activities asked for so far, in order."""
@@ -107,6 +108,10 @@ class FakeOrderActivities:
     async def restore_inventory(self, cmd: InventoryRestoreCommand) -> bool:
         self.calls.append(("restore_inventory", cmd))
         return True
+
+    @activity.defn(name="record_shipment")
+    async def record_shipment(self, rec: ShipmentRecord) -> None:
+        self.calls.append(("record_shipment", rec))
 
     @activity.defn(name="record_refund")
     async def record_refund(self, rec: RefundRecord) -> None:
