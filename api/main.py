@@ -23,6 +23,7 @@ from api.routes import (
     order_lists,
     orders,
     reference,
+    shipments,
 )
 from api.security_headers import SecurityHeadersMiddleware
 from api.strict_json import BodyLimitMiddleware
@@ -77,7 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _outermost(app, SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)  # runs first: every log line of a request has it
     # Lists first: /api/orders/search must not be taken for an order id.
-    for router in (order_lists.router, orders.router, order_actions.router, webhook_routes.router,
+    for router in (order_lists.router, orders.router, order_actions.router, shipments.router,
+                   webhook_routes.router,
                    card_route.router, alerts.router, reference.router, notifications.router,
                    live_routes.router, health.router, metrics.router):
         app.include_router(router)

@@ -34,6 +34,7 @@ from domain.commands import (
 )
 from domain.errors import ErrorCode
 from domain.order import ActorKind, OrderStatus
+from domain.parcels import ParcelOutcome, ShipParcelRequest
 from domain.refunds import RefundLine, RefundOutcome, RefundRequest
 from oms.settings import Settings
 from workflows.order_workflow import OrderWorkflow
@@ -168,6 +169,20 @@ async def refund(client: Client, db: Database, settings: Settings, user: Princip
         db, keyed, RefundOutcome,
         lambda: _update(client, settings, order, OrderWorkflow.refund, request,
                         f"refund:{refund_id}"))
+
+
+async def ship_parcel(client: Client, db: Database, settings: Settings, user: Principal,
+                      order: OrderParties, request: ShipParcelRequest, *,
+                      idempotency_key: str | None) -> ParcelOutcome:
+    """Send a parcel the seller (or an operator) ships to the order's workflow."""
+    actor = (ActorKind.OPERATOR if permissions.allows(user, Grant.MANAGE_ORDERS)
+             else ActorKind.SELLER)
+    request = dataclasses.replace(request, actor_kind=actor, actor_id=user.user_id)
+    keyed = idempotency.keyed(idempotency_key, f"order:{order.id}", user, "shipment", request)
+    update_id = f"parcel:{order.id}:{request.tracking_number}"
+    return await idempotency.once(
+        db, keyed, ParcelOutcome,
+        lambda: _update(client, settings, order, OrderWorkflow.ship_parcel, request, update_id))
 
 
 async def _update(client: Client, settings: Settings, order: OrderParties, update, request,

@@ -71,6 +71,7 @@ def order_details(order: Row, items: list[Row], events: list[Row],
         "id": order.id,
         "orderNumber": order.order_number,
         "status": order.status,
+        "fulfilment": order.fulfilment,
         "statusUpdatedAt": iso(order.status_updated_at),
         "createdAt": iso(order.created_at),
         "totalAmount": money(order.total_amount, cur),
@@ -142,6 +143,28 @@ def _refund(refund_id, amount, currency, reason, lines, actor, requested_by, sta
     return {"id": refund_id, "amount": money(amount, currency), "currency": currency,
             "reason": reason, "items": lines, "actor": actor, "requestedBy": requested_by,
             "status": status, "providerId": provider_id, "at": iso(at)}
+
+
+def shipment(row: Row, items: list[Row], events: list[Row]) -> dict[str, Any]:
+    """A parcel with its items (by the order's items) and the events that name it."""
+    by_listing = {item.listing_id: item for item in items}
+    return {
+        "trackingNumber": row.tracking_number,
+        "carrier": row.carrier,
+        "status": row.status,
+        "estimatedDelivery": iso(row.estimated_delivery),
+        "shippedAt": iso(row.shipped_at),
+        "deliveredAt": iso(row.delivered_at),
+        "items": [{"itemId": getattr(by_listing.get(line["listingId"]), "id", None),
+                   "listingId": line["listingId"],
+                   "productName": getattr(by_listing.get(line["listingId"]), "product_name",
+                                          None),
+                   "quantity": line["quantity"]} for line in row.lines],
+        "events": [{"status": e.status, "location": e.location,
+                    "timestamp": iso(e.occurred_at), "description": e.description}
+                   for e in events
+                   if (e.event_data or {}).get("trackingNumber") == row.tracking_number],
+    }
 
 
 def _address(stored: dict[str, Any]) -> dict[str, Any]:

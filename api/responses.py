@@ -137,6 +137,48 @@ class RefundTaken(Out):
     order: RefundedOrder
 
 
+class ShipmentLine(Out):
+    item_id: str | None
+    listing_id: str
+    product_name: str | None
+    quantity: int
+
+
+class ShipmentEvent(Out):
+    status: str | None
+    location: str | None
+    timestamp: Timestamp
+    description: str
+
+
+class Shipment(Out):
+    tracking_number: str
+    carrier: str | None
+    status: str = Field(description="shipped, in_transit, out_for_delivery or delivered")
+    estimated_delivery: Day | None
+    shipped_at: Timestamp | None
+    delivered_at: Timestamp | None
+    items: list[ShipmentLine]
+    events: list[ShipmentEvent]
+
+
+class Shipments(Out):
+    fulfilment: str | None = Field(description="partially_shipped or partially_delivered while "
+                                               "the order's parcels are; else null")
+    shipments: list[Shipment]
+
+
+class ShipmentView(Out):
+    shipment: Shipment
+
+
+class ShipmentShipped(Out):
+    success: bool
+    order_status: str
+    fulfilment: str | None
+    shipment: Shipment
+
+
 class Address(Out):
     name: str
     street: str
@@ -170,6 +212,8 @@ class OrderDetails(Out):
     id: str
     order_number: str
     status: str
+    fulfilment: str | None = Field(description="partially_shipped or partially_delivered "
+                                               "while the order's parcels are; else null")
     status_updated_at: Timestamp | None
     created_at: Timestamp | None
     total_amount: Money | None

@@ -319,6 +319,35 @@ class DisputeIn(ApiModel):
         description="descriptions of evidence or links to it (at most 10)")
 
 
+class ShipmentItemIn(ApiModel):
+    item_id: Annotated[str, StringConstraints(pattern=ids.ORDER_ID_PATTERN)] = Field(
+        description="an item's id, as the order's details list it")
+    quantity: Quantity
+
+
+class ShipmentIn(ApiModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "trackingNumber": "1Z999AA1234567890", "carrier": "UPS",
+        "items": [{"itemId": "5d0c1a52-0f7e-5a53-9d2b-3f1f0e7c9a41", "quantity": 1}],
+        "estimatedDelivery": "2026-12-15"}]})
+
+    tracking_number: TrackingNumber
+    carrier: text(50, min_length=1) | None = None  # type: ignore[valid-type]
+    items: list[ShipmentItemIn] | None = Field(
+        None, min_length=1, max_length=MAX_ITEMS,
+        description="what goes in the parcel; without it, everything not shipped yet")
+    estimated_delivery: date | None = None
+    notes: LongText | None = None
+
+    @model_validator(mode="after")
+    def _each_item_once(self) -> ShipmentIn:
+        if self.items is not None:
+            ids_ = [item.item_id for item in self.items]
+            if len(set(ids_)) != len(ids_):
+                raise ValueError("items: give each item once with its whole quantity")
+        return self
+
+
 class RefundItemIn(ApiModel):
     item_id: Annotated[str, StringConstraints(pattern=ids.ORDER_ID_PATTERN)] = Field(
         description="an item's id, as the order's details list it")

@@ -177,3 +177,10 @@ async def record_shipment(conn: AsyncConnection, rec: ShipmentRecord) -> None:
         where=s.c.version < insert.excluded.version))
     await conn.execute(update(t.orders).where(t.orders.c.id == rec.order_id)
                        .values(fulfilment=rec.fulfilment))
+    if rec.timeline_entry:
+        await record_timeline(conn, TimelineRecord(
+            order_id=rec.order_id, event_key=f"parcel:{parcel.tracking_number}:{parcel.version}",
+            event_type="parcel", description=rec.timeline_entry, source=rec.actor,
+            occurred_at=parcel.shipped_at, status=parcel.status,
+            metadata={k: v for k, v in (("trackingNumber", parcel.tracking_number),
+                                        ("carrier", parcel.carrier)) if v}))

@@ -71,6 +71,13 @@ async def order_refunds(conn: AsyncConnection, order_id: str) -> list[Row]:
     return list((await conn.execute(query)).all())
 
 
+async def shipments(conn: AsyncConnection, order_id: str) -> list[Row]:
+    """The order's parcels, in the order they left."""
+    s = t.shipments
+    query = select(s).where(s.c.order_id == order_id).order_by(s.c.shipped_at, s.c.id)
+    return list((await conn.execute(query)).all())
+
+
 async def timeline(conn: AsyncConnection, order_id: str) -> list[Row]:
     query = (
         select(t.order_tracking_events)

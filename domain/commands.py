@@ -392,6 +392,9 @@ class ShipmentRecord:
     order_id: str
     parcel: Parcel
     fulfilment: str | None  # the order's (domain.parcels.Fulfilment), None when its status says
+    # A timeline entry for it, when no status change of the order tells of it.
+    timeline_entry: str | None = None
+    actor: str = "seller"
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,12 @@ def check_parcel(request: ShipParcelRequest, *, status: OrderStatus, ordered: di
     if any(p.tracking_number == request.tracking_number for p in parcels):
         raise DomainError(ErrorCode.VALIDATION_ERROR, "this order already has a parcel with "
                           "this tracking number", field="trackingNumber")
+    return parcel_lines(request, ordered=ordered, parcels=parcels)
+
+
+def parcel_lines(request: ShipParcelRequest, *, ordered: dict[str, int],
+                 parcels: list[Parcel]) -> list[ParcelLine]:
+    """What goes in the parcel: its lines, or every unit left when it names none."""
     left = unshipped(ordered, parcels)
     if not request.lines:
         return [ParcelLine(listing, units) for listing, units in sorted(left.items())]

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import TypeAdapter
-from sqlalchemy import exists, select, update
+from sqlalchemy import and_, exists, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import tables as t
 from db.ids import row_id
 from db.upsert import insert_ignore
-from domain.events import ExternalEvent
+from domain.events import EventSource, ExternalEvent
 from domain.order import PaymentMethod
 from webhooks.outcomes import InboxOutcome
 
@@ -47,6 +47,8 @@ class Lookup:
     workflow_id: str | None  # of the order the event names, if it exists
     payment_method: PaymentMethod | None = None
     escrow_id: str | None = None
+    # A carrier's event for an order shipped in parcels that has none with its tracking number.
+    foreign_parcel: bool = False
 
 
 async def look_up(conn: AsyncConnection, event: ExternalEvent, order_id: str | None) -> Lookup:
@@ -59,11 +61,16 @@ async def look_up(conn: AsyncConnection, event: ExternalEvent, order_id: str | N
     def of_order(column):
         return select(column).where(o.c.id == order_id).scalar_subquery().label(column.name)
 
+    parcels = exists().where(t.shipments.c.order_id == order_id)
+    its_parcel = exists().where(t.shipments.c.order_id == order_id,
+                                t.shipments.c.tracking_number == event.tracking_number)
+    foreign_parcel = and_(parcels, not_(its_parcel)).label("foreign_parcel")
     row = (await conn.execute(select(seen.label("seen"), of_order(o.c.workflow_id),
                                      of_order(o.c.payment_method),
-                                     of_order(o.c.escrow_id)))).one()
+                                     of_order(o.c.escrow_id), foreign_parcel))).one()
     method = PaymentMethod(row.payment_method) if row.payment_method else None
-    return Lookup(bool(row.seen), row.workflow_id, method, row.escrow_id)
+    foreign = bool(row.foreign_parcel) and event.source is EventSource.SHIPPING
+    return Lookup(bool(row.seen), row.workflow_id, method, row.escrow_id, foreign)
 
 
 async def mark(conn: AsyncConnection, event: ExternalEvent, outcome: InboxOutcome, *,

@@ -57,6 +57,12 @@ async def _ingest(db: Database, client: Client, body: WebhookBody) -> InboxOutco
     elif refusal is not None:
         log.warning("escrow event %s refused: %s", event.event_id, refusal)
         outcome = InboxOutcome.REJECTED
+    elif found.foreign_parcel:
+        # The order ships in parcels and none has this tracking number (the workflow would
+        # refuse it too, should a parcel's row lag behind).
+        log.warning("carrier event %s refused: no parcel %s on its order", event.event_id,
+                    event.tracking_number)
+        outcome = InboxOutcome.REJECTED
     else:
         outcome = await _deliver(client, workflow_id, event)
         if outcome is InboxOutcome.ACCEPTED:

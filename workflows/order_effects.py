@@ -213,10 +213,12 @@ class OrderEffects:
             )
 
     async def record_shipment(self, order: OrderSnapshot, parcel: Parcel,
-                              fulfilment: str | None) -> None:
+                              fulfilment: str | None, *, timeline_entry: str | None = None,
+                              actor: str = "seller") -> None:
         """A parcel as it now is into the read model, with the order's fulfilment."""
         await self._project(ProjectionActivities.record_shipment, ShipmentRecord(
-            order_id=order.order_id, parcel=parcel, fulfilment=fulfilment))
+            order_id=order.order_id, parcel=parcel, fulfilment=fulfilment,
+            timeline_entry=timeline_entry, actor=actor))
 
     async def record_refund(self, order: OrderSnapshot, refund: Refund) -> None:
         """A partial refund into the read model, with its timeline entry and notifications."""

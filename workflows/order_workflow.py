@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         check_parcel,
         fulfilment,
         order_steps,
+        parcel_lines,
         parcel_move,
     )
     from domain.payments import Verdict
@@ -350,16 +351,20 @@ class OrderWorkflow:
         order ships when nothing is left; a PUT to shipped moves it itself."""
         order = self._order
         assert order is not None
-        lines = check_parcel(request, status=order.status, ordered=self._ordered,
-                             parcels=self._parcels)
+        # Checked already: by ship_parcel's validator and handler, or as a status change.
+        lines = parcel_lines(request, ordered=self._ordered, parcels=self._parcels)
         parcel = Parcel(tracking_number=request.tracking_number, carrier=request.carrier,
                         status=S.SHIPPED, shipped_at=workflow.now(), lines=lines,
                         estimated_delivery=request.estimated_delivery)
         self._parcels.append(parcel)
         self._version += 1
         steps = order_steps(order.status, self._ordered, self._parcels) if moves_order else []
-        await self._effects.record_shipment(order, parcel,
-                                            fulfilment(self._ordered, self._parcels))
+        units = sum(line.quantity for line in lines)
+        await self._effects.record_shipment(
+            order, parcel, fulfilment(self._ordered, self._parcels),
+            timeline_entry=None if steps or not moves_order else
+            f"Parcel {parcel.tracking_number} shipped with {units} of "
+            f"{self._input.request.units} items", actor=request.actor_kind.value)
         for step in steps:
             await self._apply(OrderChange(
                 target=step, actor_kind=request.actor_kind, actor_id=request.actor_id,
@@ -514,6 +519,12 @@ class OrderWorkflow:
             return
         decision = decide(self._order.status, event)
         moved = decision.target is not None
+        if decision.target is S.SHIPPED and event.tracking_number and workflow.patched(PARCELS):
+            # The carrier's pickup ships everything in the parcel it names.
+            await self._add_parcel(ShipParcelRequest(
+                actor_kind=ActorKind.SYSTEM, actor_id=event.source.actor_id,
+                tracking_number=event.tracking_number, carrier=event.carrier,
+                estimated_delivery=event.estimated_delivery), moves_order=False)
         if moved:
             await self._apply(OrderChange.reported(
                 event, decision.target, settled_externally=decision.settled_externally))

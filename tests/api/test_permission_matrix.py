@@ -130,6 +130,11 @@ EXPECTED: dict[str, dict[str, str]] = {
     "POST /api/orders/{order_id}/dispute/resolve": cells(
         ok=("operator",), hidden=("other_buyer", "other_seller"),
         forbidden=("buyer", "seller", "support", *NOT_FOR_INTEGRATIONS)),
+    "POST /api/orders/{order_id}/shipments": cells(  # shipped already: refused with 409
+        ok=("seller", "operator"), hidden=("other_buyer", "other_seller"),
+        forbidden=("buyer", "support", *NOT_FOR_INTEGRATIONS)),
+    "GET /api/orders/{order_id}/shipments": cells(**ORDER_READERS),
+    "GET /api/orders/{order_id}/shipments/{tracking_number}": cells(**ORDER_READERS),
     "POST /api/orders/{order_id}/refunds": cells(  # more than was paid: refused with 409
         ok=("seller", "operator"), hidden=("other_buyer", "other_seller"),
         forbidden=("buyer", "support", *NOT_FOR_INTEGRATIONS)),
@@ -249,6 +254,11 @@ def http_requests(order_id, buyer, seller, body, notification_id, listing_id):
             ("POST", f"{o}/dispute/resolve", {"outcome": "release", "note": "checked"}),
         "POST /api/orders/{order_id}/refunds":
             ("POST", f"{o}/refunds", {"amount": "1000000", "reason": "matrix"}),
+        "POST /api/orders/{order_id}/shipments":
+            ("POST", f"{o}/shipments", {"trackingNumber": "1ZMATRIX2"}),
+        "GET /api/orders/{order_id}/shipments": ("GET", f"{o}/shipments", None),
+        "GET /api/orders/{order_id}/shipments/{tracking_number}":
+            ("GET", f"{o}/shipments/1Z999AA1", None),
         "GET /api/alerts": ("GET", "/api/alerts", None),
         "PUT /api/users/{user_id}": ("PUT", f"/api/users/{unique('user')}",
                                      {"name": "M", "email": "m@example.com"}),
