@@ -22,13 +22,35 @@ const rootDir = resolve(contractsDir, "..");
 const artifactsDir = join(contractsDir, "artifacts");
 const nodeModules = join(rootDir, "node_modules");
 
+// contracts/*.sol are deployed; contracts/test/*.sol exist only for the tests (their artifacts
+// go to artifacts/test/, so nobody deploys one by mistake).
+const SOURCE_DIRS = ["", "test"];
+
 // Source names are paths relative to the repository root: they end up in the metadata hash
 // appended to the bytecode, so an absolute path would make the output depend on the checkout.
 function sources() {
-  const files = readdirSync(contractsDir).filter((f) => f.endsWith(".sol")).sort();
-  return Object.fromEntries(
-    files.map((f) => [`contracts/${f}`, { content: readFileSync(join(contractsDir, f), "utf8") }]),
-  );
+  const found = {};
+  for (const sub of SOURCE_DIRS) {
+    const dir = join(contractsDir, sub);
+    for (const f of readdirSync(dir).filter((f) => f.endsWith(".sol")).sort()) {
+      found[["contracts", sub, f].filter(Boolean).join("/")] = { content: readFileSync(join(dir, f), "utf8") };
+    }
+  }
+  return found;
+}
+
+// Where a contract's artifact goes, relative to artifacts/: beside the others, or in test/.
+function artifactFile(sourceName, contractName) {
+  const sub = dirname(sourceName.slice("contracts/".length));
+  return sub === "." ? `${contractName}.json` : `${sub}/${contractName}.json`;
+}
+
+function listArtifacts() {
+  return SOURCE_DIRS.flatMap((sub) => {
+    const dir = join(artifactsDir, sub);
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir).filter((f) => f.endsWith(".json")).map((f) => (sub ? `${sub}/${f}` : f));
+  });
 }
 
 // Imports such as "@openzeppelin/contracts/..." come from the lockfile's node_modules only.
@@ -67,7 +89,7 @@ function compile() {
   for (const [sourceName, contracts] of Object.entries(output.contracts)) {
     if (!sourceName.startsWith("contracts/")) continue;
     for (const [contractName, out] of Object.entries(contracts)) {
-      artifacts[`${contractName}.json`] = {
+      artifacts[artifactFile(sourceName, contractName)] = {
         contractName,
         sourceName,
         compiler: { version: solc.version(), evmVersion: EVM_VERSION, optimizer: OPTIMIZER },
@@ -91,9 +113,7 @@ if (process.argv.includes("--check")) {
     })
     .map(([file]) => relative(rootDir, join(artifactsDir, file)));
   const known = new Set(Object.keys(fresh));
-  const orphans = existsSync(artifactsDir)
-    ? readdirSync(artifactsDir).filter((f) => f.endsWith(".json") && !known.has(f))
-    : [];
+  const orphans = listArtifacts().filter((f) => !known.has(f));
   stale.push(...orphans.map((f) => relative(rootDir, join(artifactsDir, f))));
   if (stale.length > 0) {
     console.error(`contract artifacts differ from a fresh compile (run \`make contracts\`): ${stale.join(", ")}`);
@@ -101,7 +121,9 @@ if (process.argv.includes("--check")) {
   }
   console.log(`contract artifacts match a fresh compile (solc ${solc.version()}, ${EVM_VERSION})`);
 } else {
-  mkdirSync(artifactsDir, { recursive: true });
-  for (const [file, text] of Object.entries(fresh)) writeFileSync(join(artifactsDir, file), text);
+  for (const [file, text] of Object.entries(fresh)) {
+    mkdirSync(dirname(join(artifactsDir, file)), { recursive: true });
+    writeFileSync(join(artifactsDir, file), text);
+  }
   console.log(`wrote ${Object.keys(fresh).map((f) => relative(rootDir, join(artifactsDir, f))).join(", ")}`);
 }

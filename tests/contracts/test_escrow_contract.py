@@ -394,3 +394,44 @@ async def test_the_test_stablecoin_has_six_decimals_and_only_its_owner_mints(cha
         "OwnableUnauthorizedAccount", (chain.stranger.address,))
     await chain.send(call, chain.deployer)
     assert await chain.balance(chain.stranger) == 1
+
+
+# --- tokens that misbehave (contracts/test/HostileToken.sol) ---------------------------------
+
+async def hostile_token(chain: Chain) -> Any:
+    token = await deploy(chain.w3, "test/HostileToken", chain.deployer)
+    await chain.send(token.functions.mint(chain.buyer.address, 10 * AMOUNT), chain.deployer)
+    await chain.send(token.functions.approve(chain.escrow.address, 10 * AMOUNT), chain.buyer)
+    return token
+
+
+async def test_a_token_that_delivers_less_than_the_amount_is_refused(chain: Chain):
+    token = await hostile_token(chain)
+    await chain.send(token.functions.setFee(1), chain.deployer)
+    call = chain.escrow.functions.create(
+        new_escrow_id(), chain.seller.address, token.address, AMOUNT, await chain.now() + DAY)
+    assert await reverts(chain, call, chain.buyer) == ("AmountNotReceived", (AMOUNT, AMOUNT - 1))
+    assert await token.functions.balanceOf(chain.escrow.address).call() == 0
+
+
+async def test_a_token_cannot_reenter_the_escrow_while_it_pays_out(chain: Chain):
+    # Two escrows in the hostile token; the second is past its deadline, so anyone may release
+    # it. While the first is refunded, the token tries to release the second from inside the
+    # payout: without the guard that would succeed.
+    token = await hostile_token(chain)
+    first, second = new_escrow_id(), new_escrow_id()
+    now = await chain.now()
+    for escrow_id, lasts in ((first, 7 * DAY), (second, DAY)):
+        await chain.send(chain.escrow.functions.create(
+            escrow_id, chain.seller.address, token.address, AMOUNT, now + lasts), chain.buyer)
+    await chain.advance_time(DAY)
+    reentry = chain.escrow.encode_abi("release", args=[second])
+    await chain.send(
+        token.functions.callDuringNextTransfer(chain.escrow.address, reentry), chain.deployer)
+
+    refund = chain.escrow.functions.refund(first)
+    assert await reverts(chain, refund, chain.seller) == ("ReentrancyGuardReentrantCall", ())
+
+    assert await token.functions.balanceOf(chain.escrow.address).call() == 2 * AMOUNT
+    assert (await chain.record(first))["state"] == State.FUNDED
+    assert (await chain.record(second))["state"] == State.FUNDED
