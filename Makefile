@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint bench chaos clean
+.PHONY: run test install lint bench chaos clean contracts
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ lint: $(STAMP)
 # `make bench BENCH_ARGS="--no-codec --no-rate-limits"` and other switches: bench/run_bench.py --help.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_bench $(BENCH_ARGS)
+
+# Recompile contracts/*.sol into the committed contracts/artifacts (contracts/README.md).
+contracts: node_modules/.package-lock.json
+	node contracts/compile.mjs
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci
 
 clean:
 	rm -rf $(VENV) .oms .pytest_cache
