@@ -27,6 +27,7 @@ from db.migrate import upgrade
 from domain.commands import OrderLine, StatusChangeRequest
 from domain.events import EventSource, ExternalEvent
 from domain.order import ActorKind, OrderStatus, PaymentMethod, flow_for
+from domain.parcels import ParcelLine, ShipParcelRequest
 from domain.refunds import RefundLine, RefundRequest
 from oms.settings import Settings
 from oms.temporal import connect
@@ -222,6 +223,31 @@ async def _escrow_partly_refunded_then_completed(client, settings, listing):
     return handle
 
 
+async def _two_parcels_delivered(client, settings, listing):
+    # 2 units in two parcels; the second parcel's scans come first and one twice, then a scan
+    # for no parcel of the order, and the buyer confirms receipt.
+    handle = await _start(client, settings, listing, PaymentMethod.CRYPTO)
+    await _walk(handle, (OrderStatus.ORDER_CONFIRMED, OrderStatus.PROCESSING,
+                         OrderStatus.READY_TO_SHIP))
+    first = _listing(PaymentMethod.CRYPTO)
+    for tracking in ("1ZRECPARCEL1", "1ZRECPARCEL2"):
+        await handle.execute_update(OrderWorkflow.ship_parcel, ShipParcelRequest(
+            actor_kind=ActorKind.SELLER, actor_id="rec", tracking_number=tracking,
+            carrier="UPS", lines=[ParcelLine(first, 1)]))
+    now = datetime.now(UTC)
+    for i, (tracking, kind) in enumerate([
+        ("1ZRECPARCEL2", "delivered"), ("1ZRECPARCEL2", "delivered"),
+        ("1ZRECPARCEL1", "out_for_delivery"), ("1ZNOTOURS000", "delivered"),
+        ("1ZRECPARCEL1", "delivered"),
+    ]):
+        await handle.signal(OrderWorkflow.external_event, ExternalEvent(
+            source=EventSource.SHIPPING, event_id=f"rec-parcel-{i if i != 1 else 0}",
+            kind=kind, occurred_at=now, tracking_number=tracking, carrier="UPS"))
+    await _walk(handle, (OrderStatus.COMPLETED,))
+    await handle.result()
+    return handle
+
+
 SCENARIOS = {
     # v3: release 0.1.0.
     **{f"v3_{m.value}_happy_path": _happy(m) for m in PaymentMethod},
@@ -250,6 +276,8 @@ SCENARIOS = {
     "v6_several_items_partly_refunded_then_cancelled":
         _several_items_partly_refunded_then_cancelled,
     "v6_escrow_partly_refunded_then_completed": _escrow_partly_refunded_then_completed,
+    # v6: parcels (patch "parcels").
+    "v6_two_parcels_delivered": _two_parcels_delivered,
 }
 CURRENT = "v6"  # what the code records today; earlier prefixes are never re-recorded
 
