@@ -42,6 +42,7 @@ class Parcel:
     estimated_delivery: date | None = None
     delivered_at: datetime | None = None
     version: int = 0  # bumped by every change, so a late read-model write never goes back
+    alerts: int = 0  # stuck-shipment alerts raised for it (domain/timers.parcel_deadline)
 
     def moved_to(self, status: OrderStatus, at: datetime) -> Parcel:
         return replace(self, status=status, version=self.version + 1,

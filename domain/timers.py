@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from domain.commands import OrderPolicy
 from domain.order import OrderStatus
+from domain.parcels import Parcel
 from domain.statuses import StatusGroup, info
 
 S = OrderStatus
@@ -48,6 +49,18 @@ TIMER_RULES: dict[TimerAction, TimerRule] = {
 class Deadline:
     at: datetime
     action: TimerAction
+    parcel: str | None = None  # the late parcel's tracking number, for a parcel's alert
+
+
+def parcel_deadline(parcels: list[Parcel], policy: OrderPolicy) -> Deadline | None:
+    """The first of an order's parcels to be late: each one not delivered
+    `shipment_stuck_after` after it left raises its own alert, repeated every
+    `stuck_alert_repeat` while it stays undelivered."""
+    due = [Deadline(p.shipped_at + policy.shipment_stuck_after
+                    + policy.stuck_alert_repeat * p.alerts, TimerAction.STUCK_SHIPMENT,
+                    p.tracking_number)
+           for p in parcels if p.status is not S.DELIVERED]
+    return min(due, key=lambda d: d.at, default=None)
 
 
 def next_deadline(

@@ -63,7 +63,13 @@ with workflow.unsafe.imports_passed_through():
         refundable,
     )
     from domain.statuses import SHIPPING
-    from domain.timers import TIMER_RULES, Deadline, TimerAction, next_deadline
+    from domain.timers import (
+        TIMER_RULES,
+        Deadline,
+        TimerAction,
+        next_deadline,
+        parcel_deadline,
+    )
     from workflows import shared
     from workflows.obligations import Obligations
     from workflows.order_effects import OrderEffects
@@ -401,6 +407,21 @@ class OrderWorkflow:
             change = OrderChange.reported(event, step, settled_externally=False)
             await self._apply(change if last else replace(change, inbox_event=None))
 
+    async def _parcel_late(self, tracking_number: str) -> None:
+        """One parcel is late: its own alert, and its own clock for the next one."""
+        order = self._order
+        assert order is not None
+        at = next(i for i, p in enumerate(self._parcels) if p.tracking_number == tracking_number)
+        parcel = self._parcels[at] = replace(self._parcels[at],
+                                             alerts=self._parcels[at].alerts + 1)
+        if self._stuck_since is None:
+            self._stuck_since = workflow.now()
+            workflow.upsert_search_attributes([shared.STUCK_SINCE.value_set(workflow.now())])
+        await self._alert(TimerAction.STUCK_SHIPMENT.value,
+                          f"parcel {tracking_number} of {order.order_number} has not been "
+                          f"delivered since it left on {parcel.shipped_at:%Y-%m-%d %H:%M} UTC",
+                          notify=[order.seller_id], email_seller=True)
+
     async def _follow_single_parcel(self, target: OrderStatus) -> None:
         """An order of one parcel moved by a status change: its parcel moves with it."""
         if len(self._parcels) == 1 and parcel_move(self._parcels[0], target):
@@ -575,10 +596,18 @@ class OrderWorkflow:
         assert order is not None
         # Orders from before 0.2.0 wait for their payment's timeout without asking again.
         asks = order.status is S.PAYMENT_PENDING and workflow.patched(VERIFY_PAYMENT)
-        return next_deadline(order.status, status_since=order.status_updated_at,
-                             shipped_at=self._shipped_at, policy=self._input.policy,
-                             alerts_raised=self._alerts_raised,
-                             payment_checks=self._payment_checks if asks else None)
+        deadline = next_deadline(order.status, status_since=order.status_updated_at,
+                                 shipped_at=self._shipped_at, policy=self._input.policy,
+                                 alerts_raised=self._alerts_raised,
+                                 payment_checks=self._payment_checks if asks else None)
+        if not self._parcels or deadline is None:
+            return deadline
+        # An order in parcels is late parcel by parcel (orders shipped before parcels have
+        # none, and keep the order's one clock).
+        late = parcel_deadline(self._parcels, self._input.policy)
+        if deadline.action is TimerAction.STUCK_SHIPMENT:
+            return late
+        return late if late is not None and late.at < deadline.at else deadline
 
     async def _wait_for_change_or_deadline(self) -> None:
         deadline = self._deadline()
@@ -612,6 +641,9 @@ class OrderWorkflow:
         if rule.outcome is not None:
             await self._apply(OrderChange(target=rule.outcome, actor_kind=ActorKind.SYSTEM,
                                           actor_id="timer", reason=deadline.action.value))
+            return
+        if deadline.parcel is not None:
+            await self._parcel_late(deadline.parcel)
             return
         if deadline.action is not TimerAction.DISPUTE_UNRESOLVED and self._stuck_since is None:
             self._stuck_since = workflow.now()

@@ -5,7 +5,7 @@ the API, signed carrier webhooks and the read model: tests/api/test_shipments.py
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
@@ -13,6 +13,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from domain.events import EventSource, ExternalEvent
 from domain.order import ActorKind, OrderStatus
 from domain.parcels import Fulfilment, ParcelLine, ParcelOutcome, ShipParcelRequest
+from tests.conftest import time_skipping_server
 from tests.polling import eventually
 from tests.workflows.test_workflow_logic import Order, Orders, orders_on, statuses
 from workflows.order_workflow import OrderWorkflow
@@ -25,6 +26,12 @@ READY = (S.ORDER_CONFIRMED, S.PROCESSING, S.READY_TO_SHIP)
 async def orders(time_skipping_env) -> AsyncIterator[Orders]:
     async with orders_on(time_skipping_env) as made:
         yield made
+
+
+@pytest.fixture
+async def clock():
+    async with time_skipping_server() as env:
+        yield env
 
 
 async def ship(order: Order, tracking: str, units: int | None = None) -> ParcelOutcome:
@@ -113,3 +120,26 @@ async def test_what_a_parcel_may_not_be(orders):
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await ship(order, tracking, units)
         assert refused.value.cause.type == code
+
+
+async def test_each_late_parcel_raises_its_own_alert(clock):
+    async with orders_on(clock) as timed:
+        order = await timed.start(shipment_stuck_after=timedelta(days=14),
+                                  stuck_alert_after=timedelta(days=30))
+        await order.move(*READY)
+        await ship(order, "1ZPARCELA1", units=1)
+        await clock.sleep(timedelta(days=2))
+        await ship(order, "1ZPARCELB2", units=1)
+        await order.send(scan("1ZPARCELB2", "delivered"))
+        # A's clock runs from when it left: 14 days, then every 24 hours while it stays out.
+        await clock.sleep(timedelta(days=11, hours=23))
+        assert order.fakes.inputs("raise_alert") == []
+        await clock.sleep(timedelta(hours=2))
+        [alert] = await eventually(lambda: order.fakes.inputs("raise_alert") or None)
+        assert alert.kind == "stuck_shipment" and "parcel 1ZPARCELA1" in alert.message
+        await clock.sleep(timedelta(hours=24))
+        alerts = await eventually(lambda: order.fakes.inputs("raise_alert")
+                                  if len(order.fakes.inputs("raise_alert")) == 2 else None)
+        assert "parcel 1ZPARCELA1" in alerts[1].message
+        await order.send(scan("1ZPARCELA1", "delivered"))
+        assert await eventually(lambda: order.status_is(S.DELIVERED))
