@@ -379,6 +379,17 @@ class OrderWorkflow:
                 estimated_delivery=parcel.estimated_delivery))
         return parcel
 
+    def _parcel_event(self, event: ExternalEvent) -> bool:
+        """Whether a carrier's progress report is for one parcel among several (or names a
+        parcel the order does not have). An order of one parcel moves as orders always did,
+        its parcel with it."""
+        if event.source is not EventSource.SHIPPING or not SHIPPING_STATUSES.get(event.kind):
+            return False
+        if len(self._parcels) > 1:
+            return True
+        return bool(self._parcels) and event.tracking_number is not None \
+            and event.tracking_number != self._parcels[0].tracking_number
+
     async def _on_parcel_event(self, event: ExternalEvent) -> None:
         """A carrier's event for one of the order's parcels: the parcel moves forward, and the
         order follows where its parcels now are. An event naming no parcel of the order is
@@ -534,8 +545,7 @@ class OrderWorkflow:
         self._applied.add(event.dedupe_key)
         self._version += 1  # wakes the main loop, which also watches the history's length
         assert self._order is not None
-        if event.source is EventSource.SHIPPING and self._parcels \
-                and SHIPPING_STATUSES.get(event.kind):
+        if self._parcel_event(event):
             await self._on_parcel_event(event)
             return
         decision = decide(self._order.status, event)
