@@ -319,7 +319,9 @@ class DisputeIn(ApiModel):
         description="descriptions of evidence or links to it (at most 10)")
 
 
-class ShipmentItemIn(ApiModel):
+class ItemUnitsIn(ApiModel):
+    """Units of one of the order's items (a parcel's content, a refund's)."""
+
     item_id: Annotated[str, StringConstraints(pattern=ids.ORDER_ID_PATTERN)] = Field(
         description="an item's id, as the order's details list it")
     quantity: Quantity
@@ -333,7 +335,7 @@ class ShipmentIn(ApiModel):
 
     tracking_number: TrackingNumber
     carrier: text(50, min_length=1) | None = None  # type: ignore[valid-type]
-    items: list[ShipmentItemIn] | None = Field(
+    items: list[ItemUnitsIn] | None = Field(
         None, min_length=1, max_length=MAX_ITEMS,
         description="what goes in the parcel; without it, everything not shipped yet")
     estimated_delivery: date | None = None
@@ -348,12 +350,6 @@ class ShipmentIn(ApiModel):
         return self
 
 
-class RefundItemIn(ApiModel):
-    item_id: Annotated[str, StringConstraints(pattern=ids.ORDER_ID_PATTERN)] = Field(
-        description="an item's id, as the order's details list it")
-    quantity: Quantity
-
-
 class RefundIn(ApiModel):
     model_config = ConfigDict(json_schema_extra={
         "anyOf": [{"required": ["amount"]}, {"required": ["items"]}],
@@ -365,7 +361,7 @@ class RefundIn(ApiModel):
 
     amount: Amount | None = Field(
         None, description="what to give back; without it, the price of the items")
-    items: list[RefundItemIn] | None = Field(
+    items: list[ItemUnitsIn] | None = Field(
         None, min_length=1, max_length=MAX_ITEMS,
         description="the units refunded; restocked if they never shipped")
     reason: text(500, min_length=1)  # type: ignore[valid-type]

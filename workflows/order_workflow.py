@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -75,6 +76,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.order_effects import OrderEffects
 
 S = OrderStatus
+T = TypeVar("T")
 # Patches from before the first release, now taken by every order. Their markers stay in the
 # histories of orders started before 0.1.0 (tests/histories/v3_*), so they are deprecated rather
 # than removed: a deprecated patch accepts histories with and without its marker.
@@ -272,13 +274,7 @@ class OrderWorkflow:
                 raise
 
     def _check(self, request: StatusChangeRequest, *, replaying_rules: bool = False) -> None:
-        order = self._order
-        if order is None:
-            raise ApplicationError(
-                "the order is still being created", {"currentStatus": None},
-                type=ErrorCode.INVALID_TRANSITION.value, non_retryable=True,
-            )
-        try:
+        def rules(order: OrderSnapshot) -> None:
             check_transition(
                 request.actor_kind,
                 order.status,
@@ -301,6 +297,20 @@ class OrderWorkflow:
                 raise DomainError(ErrorCode.REFUND_EXCEEDS_PAYMENT,
                                   f"at most {self._refundable()} may still be refunded",
                                   field="amount")
+
+        self._judge(rules)
+
+    def _judge(self, rules: Callable[[OrderSnapshot], T]) -> T:
+        """Apply a command's rules to the order; a rule's refusal (a DomainError) becomes the
+        update's failure, with the order's status and the field at fault."""
+        order = self._order
+        if order is None:
+            raise ApplicationError(
+                "the order is still being created", {"currentStatus": None},
+                type=ErrorCode.INVALID_TRANSITION.value, non_retryable=True,
+            )
+        try:
+            return rules(order)
         except DomainError as err:
             raise ApplicationError(
                 err.message,
@@ -324,18 +334,9 @@ class OrderWorkflow:
     def _validate_parcel(self, request: ShipParcelRequest) -> None:
         self._check_parcel(request)
 
-    def _check_parcel(self, request: ShipParcelRequest) -> list:
-        order = self._order
-        if order is None:
-            raise ApplicationError("the order is still being created", {"currentStatus": None},
-                                   type=ErrorCode.INVALID_TRANSITION.value, non_retryable=True)
-        try:
-            return check_parcel(request, status=order.status, ordered=self._ordered,
-                                parcels=self._parcels)
-        except DomainError as err:
-            raise ApplicationError(err.message,
-                                   {"currentStatus": order.status.value, "field": err.field},
-                                   type=err.code.value, non_retryable=True) from None
+    def _check_parcel(self, request: ShipParcelRequest) -> None:
+        self._judge(lambda order: check_parcel(request, status=order.status,
+                                               ordered=self._ordered, parcels=self._parcels))
 
     def _check_against_parcels(self, request: StatusChangeRequest) -> None:
         if request.status is S.SHIPPED and any(
@@ -470,18 +471,9 @@ class OrderWorkflow:
             self._check_refund(request)
 
     def _check_refund(self, request: RefundRequest) -> None:
-        order = self._order
-        if order is None:
-            raise ApplicationError("the order is still being created", {"currentStatus": None},
-                                   type=ErrorCode.INVALID_TRANSITION.value, non_retryable=True)
-        ordered = {line.listing_id: line.quantity for line in self._input.request.lines}
-        try:
-            check_refund(request, status=order.status, left=self._refundable(),
-                         ordered=ordered, refunds=self._effects.refunds)
-        except DomainError as err:
-            raise ApplicationError(err.message,
-                                   {"currentStatus": order.status.value, "field": err.field},
-                                   type=err.code.value, non_retryable=True) from None
+        self._judge(lambda order: check_refund(request, status=order.status,
+                                               left=self._refundable(), ordered=self._ordered,
+                                               refunds=self._effects.refunds))
 
     def _refund_taken(self, refund_id: str) -> Refund | None:
         return next((r for r in self._effects.refunds if r.refund_id == refund_id), None)

@@ -11,12 +11,12 @@ from fastapi import APIRouter
 from api import order_commands, permissions, presenters
 from api.deps import CurrentUser, DbDep, OrderToChange, SettingsDep, TemporalDep
 from api.errors import PROBLEM_RESPONSES, ApiError, problem_responses
+from api.order_items import items_asked
 from api.params import IdempotencyKey, RequiredIdempotencyKey
 from api.permissions import Grant
 from api.responses import RefundTaken, StatusChanged
 from api.schemas import CancelIn, DisputeIn, RefundIn, ResolveDisputeIn
 from api.strict_json import StrictJSONRoute
-from db import queries
 from domain.errors import ErrorCode
 from domain.events import DISPUTE_OUTCOMES
 from domain.money import MoneyError, check_scale
@@ -103,13 +103,6 @@ async def _refunded_items(db, order_id: str, body: RefundIn) -> tuple[list[Refun
     """The refund's lines by listing, and what they cost at the prices they were sold at."""
     if body.items is None:
         return [], None
-    async with db.reader.connect() as conn:
-        items = {item.id: item for item in await queries.order_items(conn, order_id)}
-    lines, value = [], Decimal(0)
-    for index, asked in enumerate(body.items):
-        item = items.get(asked.item_id)
-        if item is None:
-            raise ApiError.invalid_field(f"items.{index}.itemId", "not an item of this order")
-        lines.append(RefundLine(item.listing_id, asked.quantity))
-        value += item.unit_price * asked.quantity
-    return lines, value
+    _, asked = await items_asked(db, order_id, body.items)
+    lines = [RefundLine(item.listing_id, units) for item, units in asked]
+    return lines, sum((item.unit_price * units for item, units in asked), Decimal(0))

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path
 from api import order_commands, permissions, presenters
 from api.deps import CurrentUser, DbDep, OrderToChange, SettingsDep, TemporalDep, VisibleOrder
 from api.errors import PROBLEM_RESPONSES, ApiError, problem_responses
+from api.order_items import items_asked
 from api.params import IdempotencyKey
 from api.permissions import Grant
 from api.responses import Shipments, ShipmentShipped, ShipmentView
@@ -39,15 +40,8 @@ async def ship_parcel(order: OrderToChange, body: ShipmentIn, user: CurrentUser,
             or permissions.is_self(user, order.seller_id)):
         raise ApiError(ErrorCode.FORBIDDEN, "only the seller of this order or an operator may "
                                             "ship it")
-    async with db.reader.connect() as conn:
-        items = await queries.order_items(conn, order.id)
-    by_id = {item.id: item for item in items}
-    lines = []
-    for index, asked in enumerate(body.items or []):
-        item = by_id.get(asked.item_id)
-        if item is None:
-            raise ApiError.invalid_field(f"items.{index}.itemId", "not an item of this order")
-        lines.append(ParcelLine(item.listing_id, asked.quantity))
+    items, asked = await items_asked(db, order.id, body.items)
+    lines = [ParcelLine(item.listing_id, units) for item, units in asked]
     request = ShipParcelRequest(actor_kind=ActorKind.SELLER, actor_id=user.user_id,
                                 tracking_number=body.tracking_number, carrier=body.carrier,
                                 lines=lines, estimated_delivery=body.estimated_delivery,
