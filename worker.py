@@ -33,6 +33,7 @@ from oms.startup import (
     temporal_unreachable,
 )
 from oms.temporal import connect, ensure_search_attributes
+from payments.chain_provider import Chain
 from payments.stripe_provider import StripeProvider
 from workflows.order_workflow import OrderWorkflow
 
@@ -108,8 +109,13 @@ async def run(settings: Settings) -> None:
     db = create_database(settings.database_url)
     await _require_database(db, settings.database_url)
     stripe = StripeProvider.from_settings(settings)
+    # Crypto and escrow on the chain when one is configured; the stand-in otherwise.
+    chain = Chain.from_settings(settings, db) if settings.chain_rpc_url else None
+    if chain is not None:
+        log.info("crypto and escrow on chain %s at %s, signing as %s", settings.chain_id,
+                 settings.chain_rpc_url, chain.signer.address)
     worker = build_worker(client, db, settings, settings.task_queue,
-                          providers=payment_providers(stripe))
+                          providers=payment_providers(stripe, chain))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -120,6 +126,8 @@ async def run(settings: Settings) -> None:
         await stop.wait()
         log.info("worker stopping")
     await stripe.aclose()
+    if chain is not None:
+        await chain.aclose()
     await db.dispose()
 
 
