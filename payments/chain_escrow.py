@@ -115,7 +115,9 @@ class EscrowPayments:
             raise ProviderRefused(f"escrow {escrow_id} holds {total} units, which cannot pay "
                                   f"{buyer_part} to the buyer")
         if record["state"] in (State.RELEASED, State.REFUNDED, State.RESOLVED):
-            return await self._settled(escrow_id, buyer_part)
+            tx_hash = await self._settled(escrow_id, buyer_part)
+            await self._chain.signer.found_mined(cmd.idempotency_key, tx_hash)
+            return tx_hash
         functions = self._contract.functions
 
         async def settlement() -> dict[str, Any]:

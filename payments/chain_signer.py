@@ -81,6 +81,15 @@ class ChainSigner:
         await self._mark(key, "mined")
         return row.tx_hash
 
+    async def found_mined(self, key: str, tx_hash: str) -> None:
+        """The chain shows `tx_hash` settled what `key` asked: if it is the one stored for
+        `key`, it is mined (a retry found it so without waiting for it)."""
+        ct = t.chain_transactions
+        async with self._db.transaction() as conn:
+            await conn.execute(update(ct).where(ct.c.idempotency_key == key,
+                                                ct.c.tx_hash == tx_hash)
+                               .values(status="mined", updated_at=datetime.now(UTC)))
+
     async def _sign_and_store(self, key: str, call: dict[str, Any]) -> Row:
         async with node_errors("signing"):
             nonce = max(await self._w3.eth.get_transaction_count(self.address, "pending"),
