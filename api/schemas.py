@@ -278,7 +278,8 @@ class StatusChangeIn(ApiModel):
 
 
 # An EVM wallet: the buyer pays from it, the seller is paid to it (crypto and escrow orders).
-WalletAddress = Annotated[str, AfterValidator(checksummed)]
+WalletAddress = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$"),
+                          AfterValidator(checksummed)]
 
 
 class UserIn(ApiModel):
