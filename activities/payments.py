@@ -102,8 +102,9 @@ class StripeCardPayments:
 
 
 class LedgerStandIn:
-    """Crypto and escrow until the chain adapter: takes the checkout's claim for the payment
-    and moves no money. Its operation ids are derived from the idempotency key."""
+    """Crypto and escrow when no chain is configured (development): takes the checkout's
+    claim for the payment and moves no money. Its operation ids are derived from the
+    idempotency key."""
 
     async def verify(self, cmd: VerifyPaymentCommand) -> VerifiedPayment:
         return VerifiedPayment(

@@ -38,6 +38,7 @@ TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
 # The two ERC-20 functions used here, so no token ABI has to be shipped.
 _DECIMALS = "0x" + keccak(text="decimals()")[:4].hex()
 _TRANSFER = keccak(text="transfer(address,uint256)")[:4]
+_ARBITER = "0x" + keccak(text="arbiter()")[:4].hex()  # the escrow contract's
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,26 @@ class Chain:
 
     async def aclose(self) -> None:
         await self.w3.provider.disconnect()
+
+    async def misconfigured(self, chain_id: int) -> str | None:
+        """What is wrong with the settings for the chain the node serves, in one line, or
+        None: another chain, a contract or token that is not there, or an escrow whose
+        arbiter is not this signer (it could settle nothing)."""
+        async with node_errors("checking the chain"):
+            served = await self.w3.eth.chain_id
+            if served != chain_id:
+                return f"OMS_CHAIN_ID: the node at OMS_CHAIN_RPC_URL serves chain {served}"
+            for name, address in (("OMS_ESCROW_CONTRACT", self.escrow_address),
+                                  *((f"OMS_CHAIN_TOKENS ({currency})", token)
+                                    for currency, token in self.tokens.items())):
+                if not await self.w3.eth.get_code(address):
+                    return f"{name}: no contract at {address} on chain {served}"
+            (arbiter,) = abi_decode(["address"], await self.w3.eth.call(
+                {"to": self.escrow_address, "data": _ARBITER}))
+        if to_checksum_address(arbiter) != self.signer.address:
+            return (f"OMS_CHAIN_SIGNER_KEY: the escrow's arbiter is {to_checksum_address(arbiter)}"
+                    f", not this key's {self.signer.address}")
+        return None
 
     async def wallet_of(self, user_id: str) -> str | None:
         async with self.db.reader.connect() as conn:

@@ -3,6 +3,8 @@ the worker dies between broadcasting and recording (balances and events read on 
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -11,14 +13,24 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.payments import PaymentActivities
 from db import tables as t
+from db.engine import Database, create_database
 from domain.order import PaymentMethod
 from payments.chain_escrow import SETTLED, EscrowPayments
+from payments.chain_provider import CryptoTransfers
 from payments.errors import ProviderRefused, ProviderUnavailable
 from tests.payments_chain.escrows import fund
 from tests.payments_chain.fixtures import TOTAL, TOTAL_UNITS, service_chain
 from tests.payments_chain.helpers import payment
 
 ESCROW, CRYPTO = PaymentMethod.ESCROW, PaymentMethod.CRYPTO
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """Settlements run on SQLite and on PostgreSQL: the stored transactions are the guarantee."""
+    database = create_database(database_url)
+    yield database
+    await database.dispose()
 
 
 async def _settlements(chain, escrow_id: str) -> list:
@@ -158,9 +170,20 @@ async def test_a_crypto_refund_killed_after_broadcasting_pays_once(chain, db, wa
 
 
 def service_crypto(db, chain, **kwargs):
-    from payments.chain_provider import CryptoTransfers
-
     return CryptoTransfers(service_chain(db, chain, **kwargs))
+
+
+async def test_refunds_asked_at_once_get_a_nonce_each_and_a_repeat_none(chain, db, crypto):
+    tx_hash = await _crypto_payment(chain)
+    buyer_before = await chain.balance(chain.buyer)
+    parts = [payment(CRYPTO, tx_hash, "refund", Decimal("25.10"), key=f"refund:wf:{n}")
+             for n in range(5)]
+    hashes = await asyncio.gather(*(crypto.refund(cmd) for cmd in [*parts, parts[0]]))
+    assert len(set(hashes)) == 5 and hashes[0] == hashes[-1]
+    assert await chain.balance(chain.buyer) - buyer_before == 5 * 25_100_000
+    async with db.reader.connect() as conn:
+        nonces = (await conn.execute(select(t.chain_transactions.c.nonce))).scalars().all()
+    assert sorted(nonces) == list(range(min(nonces), min(nonces) + 5))
 
 
 async def test_money_the_chain_would_refuse_is_refused_before_anything_is_sent(chain, crypto,
