@@ -33,6 +33,8 @@ from oms.startup import (
     temporal_unreachable,
 )
 from oms.temporal import connect, ensure_search_attributes
+from payments.chain_provider import Chain
+from payments.errors import ProviderUnavailable
 from payments.stripe_provider import StripeProvider
 from workflows.order_workflow import OrderWorkflow
 
@@ -108,8 +110,10 @@ async def run(settings: Settings) -> None:
     db = create_database(settings.database_url)
     await _require_database(db, settings.database_url)
     stripe = StripeProvider.from_settings(settings)
+    # Crypto and escrow on the chain when one is configured; the stand-in otherwise.
+    chain = await _chain(settings, db) if settings.chain_rpc_url else None
     worker = build_worker(client, db, settings, settings.task_queue,
-                          providers=payment_providers(stripe))
+                          providers=payment_providers(stripe, chain))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -120,7 +124,29 @@ async def run(settings: Settings) -> None:
         await stop.wait()
         log.info("worker stopping")
     await stripe.aclose()
+    if chain is not None:
+        await chain.aclose()
     await db.dispose()
+
+
+async def _chain(settings: Settings, db: Database) -> Chain:
+    """The chain of the settings, refused if it is not the one they describe. A node that does
+    not answer yet is no reason not to start: card orders need none, and chain payments are
+    asked again until it answers."""
+    assert settings.chain_id is not None
+    chain = Chain.from_settings(settings, db)
+    try:
+        wrong = await chain.misconfigured(settings.chain_id)
+    except ProviderUnavailable as err:
+        log.warning("%s", err)
+    else:
+        if wrong:
+            await chain.aclose()
+            await db.dispose()
+            raise CannotStart(wrong)
+    log.info("crypto and escrow on chain %s at %s, signing as %s", settings.chain_id,
+             settings.chain_rpc_url, chain.signer.address)
+    return chain
 
 
 async def _require_database(db: Database, url: str) -> None:

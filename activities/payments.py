@@ -6,9 +6,10 @@ releases go through it, and each money movement it confirms is recorded once in 
 `payment_operations` ledger.
 
 Providers: card payments are the Stripe API (`payments/stripe_provider.py`; localstripe in
-development and tests). Crypto transfers and the escrow contract are served by
-`LedgerStandIn` until the chain adapter replaces it: it confirms what the checkout claimed and
-moves no money, so it is for development only.
+development and tests). Crypto transfers and the escrow contract are the chain's
+(`payments/chain_provider.py`, `payments/chain_escrow.py`) when OMS_CHAIN_RPC_URL is set;
+without a chain they are served by `LedgerStandIn`, which confirms what the checkout claimed
+and moves no money, so it is for development only.
 """
 
 from __future__ import annotations
@@ -40,14 +41,18 @@ from domain.commands import (
 from domain.errors import ErrorCode
 from domain.order import PaymentMethod
 from domain.payments import (
+    Judgement,
     PaymentStatus,
     ProviderRefund,
     RefundStatus,
+    Verdict,
     VerifiedPayment,
     judge,
     settled_payment_state,
 )
-from payments.errors import PaymentProviderError
+from payments.chain_escrow import EscrowPayments
+from payments.chain_provider import Chain, CryptoTransfers
+from payments.errors import PaymentProviderError, ProviderRefused
 from payments.stripe_provider import StripeProvider
 
 
@@ -97,8 +102,9 @@ class StripeCardPayments:
 
 
 class LedgerStandIn:
-    """Crypto and escrow until the chain adapter: takes the checkout's claim for the payment
-    and moves no money. Its operation ids are derived from the idempotency key."""
+    """Crypto and escrow when no chain is configured (development): takes the checkout's
+    claim for the payment and moves no money. Its operation ids are derived from the
+    idempotency key."""
 
     async def verify(self, cmd: VerifyPaymentCommand) -> VerifiedPayment:
         return VerifiedPayment(
@@ -130,9 +136,16 @@ class PaymentActivities:
     async def verify_payment(self, cmd: VerifyPaymentCommand) -> PaymentCheck:
         """What the payment's provider says, judged against the order: paid, pending or
         refused (with the code the checkout gets)."""
-        verified = await self._call(self._providers[cmd.method].verify(cmd))
-        judgement = judge(verified, buyer_id=cmd.buyer_id, total=cmd.total_amount,
-                          currency=cmd.currency)
+        try:
+            verified = await self._providers[cmd.method].verify(cmd)
+        except ProviderRefused as err:
+            # The provider's own reason the payment cannot be this order's (the buyer has no
+            # wallet on record): a refusal the checkout hears, not a failed run.
+            verified, judgement = VerifiedPayment.unknown(cmd.reference), Judgement(
+                Verdict.REFUSED, ErrorCode.PAYMENT_NOT_CONFIRMED, str(err))
+        else:
+            judgement = judge(verified, buyer_id=cmd.buyer_id, total=cmd.total_amount,
+                              currency=cmd.currency)
         if judgement.refused:
             metrics.PAYMENT_FAILURES.labels(cmd.method.value, "not_verified").inc()
             activity.logger.info("payment %s refused: %s", cmd.reference, judgement.message)
@@ -283,8 +296,13 @@ async def _heartbeating() -> AsyncIterator[None]:
             await beating
 
 
-def payment_providers(stripe: StripeProvider) -> dict[PaymentMethod, PaymentProvider]:
-    """The provider of each payment method."""
-    stand_in = LedgerStandIn()
-    return {PaymentMethod.FIAT: StripeCardPayments(stripe), PaymentMethod.CRYPTO: stand_in,
-            PaymentMethod.ESCROW: stand_in}
+def payment_providers(stripe: StripeProvider, chain: Chain | None = None
+                      ) -> dict[PaymentMethod, PaymentProvider]:
+    """The provider of each payment method: crypto and escrow on `chain` when there is one."""
+    card = StripeCardPayments(stripe)
+    if chain is None:
+        stand_in = LedgerStandIn()
+        return {PaymentMethod.FIAT: card, PaymentMethod.CRYPTO: stand_in,
+                PaymentMethod.ESCROW: stand_in}
+    return {PaymentMethod.FIAT: card, PaymentMethod.CRYPTO: CryptoTransfers(chain),
+            PaymentMethod.ESCROW: EscrowPayments(chain)}

@@ -344,6 +344,7 @@ class User(Out):
     name: str
     email: str
     store_name: str | None
+    wallet_address: str | None = None
 
 
 class UserSaved(Out):

@@ -30,6 +30,7 @@ from domain import ids
 from domain.commands import OrderLine, OrderRequest, PaymentInfo, ShippingAddress
 from domain.money import CURRENCY_SCALE, MoneyError, check_scale, parse_amount
 from domain.order import OrderStatus, PaymentMethod
+from payments.chain_addresses import checksummed
 
 
 def _amount(value: object) -> Decimal:
@@ -276,11 +277,19 @@ class StatusChangeIn(ApiModel):
     reason: text(100) | None = None  # type: ignore[valid-type]
 
 
+# An EVM wallet: the buyer pays from it, the seller is paid to it (crypto and escrow orders).
+WalletAddress = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$"),
+                          AfterValidator(checksummed)]
+
+
 class UserIn(ApiModel):
     name: Text
     email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320,
                                             pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), OneLine]
     store_name: Text | None = None
+    # EIP-55 checksummed; all-lowercase hex is taken and checksummed. PUT replaces the user,
+    # so leaving it out clears it.
+    wallet_address: WalletAddress | None = None
 
 
 class ListingIn(ApiModel):

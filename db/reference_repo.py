@@ -16,12 +16,12 @@ from db.upsert import upsert
 
 
 async def upsert_user(conn: AsyncConnection, user_id: str, *, name: str, email: str,
-                      store_name: str | None) -> None:
+                      store_name: str | None, wallet_address: str | None = None) -> None:
     now = datetime.now(UTC)
     await upsert(
         conn, t.users,
         {"id": user_id, "name": name, "email": email, "store_name": store_name,
-         "created_at": now, "updated_at": now},
+         "wallet_address": wallet_address, "created_at": now, "updated_at": now},
         key=["id"], keep=["created_at"],
     )
 
@@ -41,3 +41,9 @@ async def upsert_listing(conn: AsyncConnection, listing_id: str, *, seller_id: s
 
 async def get_listing(conn: AsyncConnection, listing_id: str) -> Row | None:
     return (await conn.execute(select(t.listings).where(t.listings.c.id == listing_id))).first()
+
+
+async def wallet_of(conn: AsyncConnection, user_id: str) -> str | None:
+    """The user's registered wallet address (checksummed), or None."""
+    return (await conn.execute(select(t.users.c.wallet_address)
+                               .where(t.users.c.id == user_id))).scalar_one_or_none()

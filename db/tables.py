@@ -47,6 +47,8 @@ users = Table(
     Column("name", String(200), nullable=False),
     Column("email", String(320), nullable=False),
     Column("store_name", String(200)),
+    # EIP-55 checksummed: the wallet a buyer pays from and a seller is paid to on chain.
+    Column("wallet_address", String(42)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
@@ -282,6 +284,24 @@ payment_operations = Table(
     Column("attempts", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Transactions this service signs on chain (escrow settlements, crypto refunds), each stored
+# before it is broadcast so that a retry after a crash resends the same bytes (a transaction
+# spends its nonce once, so it cannot pay twice). One signer's nonces never repeat.
+chain_transactions = Table(
+    "chain_transactions",
+    metadata,
+    Column("idempotency_key", String(300), primary_key=True),
+    Column("chain_id", BigInteger, nullable=False),
+    Column("signer", String(42), nullable=False),
+    Column("nonce", BigInteger, nullable=False),
+    Column("tx_hash", String(66), nullable=False, unique=True),
+    Column("raw_tx", Text, nullable=False),  # the signed transaction, 0x hex
+    Column("status", String(20), nullable=False),  # signed | mined | failed
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("chain_id", "signer", "nonce"),
 )
 
 # Inbox of signed webhook events: a provider's retry hits the unique key and changes nothing.

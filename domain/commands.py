@@ -294,9 +294,12 @@ class VerifyPaymentCommand:
     buyer_id: str
     total_amount: Decimal
     currency: str
-    # What the checkout claimed: only the stand-in providers of crypto and escrow (until the
-    # chain adapter replaces them) go by it; a real provider ignores it.
+    # What the checkout claimed: only the development stand-in of crypto and escrow (no chain
+    # configured) goes by it; a real provider ignores it.
     claimed_final: bool = True
+    # The escrow's record must name the seller's wallet too (None in commands recorded before
+    # it was sent).
+    seller_id: str | None = None
 
 
 @dataclass(frozen=True)

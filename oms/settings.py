@@ -6,6 +6,7 @@ import dataclasses
 import difflib
 import ipaddress
 import os
+import re
 import sys
 from collections.abc import Mapping
 from datetime import timedelta
@@ -14,7 +15,14 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -24,6 +32,7 @@ from pydantic_settings import (
 
 from domain.commands import OrderPolicy
 from oms.codec import PayloadKeys
+from payments.chain_addresses import checksummed
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 # What the dev stack and `oms token` put in `iss` and `aud`, and what the API expects unless set.
@@ -125,6 +134,20 @@ class Settings(BaseSettings):
     # in which a crash matters, which this widens for demonstrations and tests.
     gateway_latency: timedelta = Field(timedelta(0), le=timedelta(seconds=30))
 
+    # Crypto and escrow on an EVM chain (payments/chain_provider.py). Unset: no chain, and
+    # both are served by the development stand-in. Set, every other chain setting is needed:
+    # the chain's id (transactions are signed for it), the ERC-20 token of each currency
+    # (`USDC=0x...,EURC=0x...`), the escrow contract, the address crypto payments are sent to
+    # and the key of that address, which is also the escrow's arbiter. A payment counts once
+    # its block has this many confirmations (its own block is the first).
+    chain_rpc_url: str | None = Field(None, pattern=r"^https?://\S+$")
+    chain_id: int | None = Field(None, ge=1)
+    chain_confirmations: int = Field(3, ge=1, le=10_000)
+    chain_tokens: str = ""
+    escrow_contract: str | None = None
+    receiving_address: str | None = None
+    chain_signer_key: SecretStr | None = None
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, url: str) -> str:
@@ -164,6 +187,61 @@ class Settings(BaseSettings):
             raise ValueError(f"OMS_RATE_LIMIT_STORAGE={uri!r} is not a usable rate limit "
                              f"storage: {reason}") from None
         return uri
+
+    @field_validator("escrow_contract", "receiving_address")
+    @classmethod
+    def _checksummed(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return checksummed(value)
+        except ValueError as err:
+            raise ValueError(str(err)) from None
+
+    @field_validator("chain_tokens")
+    @classmethod
+    def _token_list(cls, value: str) -> str:
+        chain_token_addresses(value)  # ValueError: one line naming the wrong entry
+        return value
+
+    @field_validator("chain_signer_key")
+    @classmethod
+    def _usable_key(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}",
+                                                key.get_secret_value()):
+            # The value is never echoed: it is a private key.
+            raise ValueError("must be a private key: 64 hexadecimal digits, with or "
+                             "without 0x")
+        return key
+
+    @model_validator(mode="after")
+    def _whole_chain_or_none(self) -> Settings:
+        if self.chain_rpc_url is None:
+            return self
+        missing = [f"OMS_{name.upper()}" for name in (
+            "chain_id", "chain_tokens", "escrow_contract", "receiving_address",
+            "chain_signer_key") if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"OMS_CHAIN_RPC_URL is set, so set {', '.join(missing)} too")
+        signer = self.chain_signer_address
+        if signer != self.receiving_address:
+            raise ValueError(f"OMS_CHAIN_SIGNER_KEY is the key of {signer}, not of "
+                             f"OMS_RECEIVING_ADDRESS {self.receiving_address}: crypto refunds "
+                             "are paid from the receiving address")
+        return self
+
+    @property
+    def chain_token_addresses(self) -> dict[str, str]:
+        """The ERC-20 token of each currency on the chain (OMS_CHAIN_TOKENS)."""
+        return chain_token_addresses(self.chain_tokens)
+
+    @property
+    def chain_signer_address(self) -> str | None:
+        if self.chain_signer_key is None:
+            return None
+        from eth_account import Account
+
+        return Account.from_key(self.chain_signer_key.get_secret_value()).address
 
     @field_validator("log_level")
     @classmethod
@@ -271,6 +349,26 @@ class _PolicyVariables(PydanticBaseSettingsSource):
         variables = self._source.env_vars
         return {name: variables[prefix + name] for name in POLICY_FIELDS
                 if variables.get(prefix + name) is not None}
+
+
+def chain_token_addresses(text: str) -> dict[str, str]:
+    """`USDC=0x...,EURC=0x...` as {currency: checksummed address}; ValueError says what is
+    wrong (the setting's name is added where it is reported)."""
+    tokens: dict[str, str] = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        currency, _, address = (side.strip() for side in entry.partition("="))
+        if not re.fullmatch(r"[A-Z]{3,10}", currency) or not address:
+            raise ValueError(f"{entry!r} is not CURRENCY=0xADDRESS "
+                             "(an upper-case currency code, e.g. USDC=0x...)")
+        if currency in tokens:
+            raise ValueError(f"names {currency} twice")
+        try:
+            tokens[currency] = checksummed(address)
+        except ValueError as err:
+            raise ValueError(f"{currency}: {err}") from None
+    if len(set(tokens.values())) < len(tokens):
+        raise ValueError("gives one token to two currencies")
+    return tokens
 
 
 def rate_limit_storage_uri(uri: str) -> str:

@@ -87,7 +87,8 @@ class OrderEffects:
             PaymentActivities.verify_payment,
             VerifyPaymentCommand(method=req.payment.method, reference=req.payment.reference,
                                  buyer_id=req.buyer_id, total_amount=req.total_amount,
-                                 currency=req.currency, claimed_final=req.payment.final),
+                                 currency=req.currency, claimed_final=req.payment.final,
+                                 seller_id=req.seller_id),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
         )

@@ -25,13 +25,17 @@ router = APIRouter(prefix="/api", tags=["reference data"], route_class=StrictJSO
             responses=problem_responses(403, 413))
 async def put_user(user_id: UserIdPath, body: UserIn, user: CurrentUser,
                    db: DbDep) -> dict[str, Any]:
-    """Create or update a user's name, email and store name (operators, `users:write`)."""
+    """Create or replace a user's name, email, store name and wallet address (operators,
+    `users:write`). The wallet is an EIP-55 checksummed address: all-lowercase hex is
+    checksummed, a mixed-case address with a wrong checksum is refused."""
     permissions.require(user, Grant.WRITE_USERS)
     async with db.transaction() as conn:
         await reference_repo.upsert_user(conn, user_id, name=body.name, email=body.email,
-                                         store_name=body.store_name)
+                                         store_name=body.store_name,
+                                         wallet_address=body.wallet_address)
     return {"success": True, "user": {"id": user_id, "name": body.name, "email": body.email,
-                                      "storeName": body.store_name}}
+                                      "storeName": body.store_name,
+                                      "walletAddress": body.wallet_address}}
 
 
 @router.put("/listings/{listing_id}", operation_id="putListing", response_model=ListingSaved,

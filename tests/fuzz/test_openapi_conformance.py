@@ -52,7 +52,8 @@ RULES_BEYOND_THE_SCHEMA = {
     "GET /api/orders/seller/{seller_id}": "status: as GET /api/orders",
     "GET /api/orders/seller/{seller_id}/export.csv": "status: as GET /api/orders",
     "POST /api/orders": "the fields each payment method needs; countries and postal codes",
-    "PUT /api/users/{user_id}": "free text without control characters",
+    "PUT /api/users/{user_id}": "free text without control characters; a wallet's EIP-55 "
+                                "checksum",
     "PUT /api/listings/{listing_id}": "free text without control characters",
     "PUT /api/orders/{order_id}/status": "free text without control characters; dates",
     "POST /api/orders/{order_id}/cancel": "free text without control characters",

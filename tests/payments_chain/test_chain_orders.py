@@ -1,0 +1,142 @@
+"""Crypto and escrow orders through the API and the real worker, paid and refunded on a real
+anvil: the workflow asks the chain, waits for confirmations, and gives money back on chain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from activities.payments import payment_providers
+from api.auth import Role
+from api.main import create_app
+from db.engine import create_database
+from payments.stripe_provider import StripeProvider
+from tests.conftest import bearer
+from tests.factories import checkout_body, seed_listing, unique
+from tests.payments_chain.escrows import fund
+from tests.payments_chain.fixtures import CONFIRMATIONS, service_chain
+from tests.polling import eventually
+from worker import build_worker
+
+TOTAL_UNITS = 200_000_000  # checkout_body: 2 x 100 USDC
+
+
+@pytest.fixture
+async def chain_api(chain, client, settings, sqlite_url) -> AsyncIterator[httpx.AsyncClient]:
+    """The API and a worker of their own, whose crypto and escrow are the test chain's."""
+    own = settings.model_copy(update={"database_url": sqlite_url,
+                                      "task_queue": f"chain-{uuid.uuid4().hex[:8]}"}
+                              ).with_policy(payment_recheck_interval=timedelta(seconds=1))
+    db = create_database(sqlite_url)
+    stripe = StripeProvider.from_settings(own)
+    providers = payment_providers(stripe, service_chain(db, chain))
+    try:
+        async with build_worker(client, db, own, own.task_queue, providers=providers):
+            app = create_app(own)
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport,
+                                             base_url="http://oms.test") as http:
+                    http.db = db  # type: ignore[attr-defined]
+                    yield http
+    finally:
+        await stripe.aclose()
+        await db.dispose()
+
+
+async def _shop(api, chain, *, buyer_wallet=True):
+    buyer, seller = unique("buyer"), unique("seller")
+    ops = bearer("ops1", Role.OPERATOR)
+    for user_id, account in ((buyer, chain.buyer if buyer_wallet else None),
+                             (seller, chain.seller)):
+        body = {"name": user_id, "email": f"{user_id}@example.com"}
+        if account is not None:
+            body["walletAddress"] = account.address
+        assert (await api.put(f"/api/users/{user_id}", json=body, headers=ops)).status_code \
+            == 200
+    return buyer, seller, await seed_listing(api.db, seller_id=seller, currency="USDC")
+
+
+async def _status(api, order_id: str, who: str) -> str:
+    answer = await api.get(f"/api/orders/{order_id}", headers=bearer(who))
+    return answer.json()["order"]["status"]
+
+
+async def test_a_crypto_order_is_paid_after_its_confirmations_and_refunded_on_chain(
+        chain, chain_api):
+    api = chain_api
+    buyer, seller, listing = await _shop(api, chain)
+    receipt = await chain.send(chain.token.functions.transfer(chain.arbiter.address,
+                                                              TOTAL_UNITS), chain.buyer)
+    body = checkout_body(buyer_id=buyer, seller_id=seller, listing_id=listing, method="crypto")
+    body["paymentResult"]["transactionHash"] = "0x" + receipt["transactionHash"].hex(
+        ).removeprefix("0x")
+    created = await api.post("/api/orders", json=body, headers=bearer(buyer))
+    assert created.status_code == 201, created.text
+    order_id = created.json()["order"]["id"]
+    assert created.json()["order"]["status"] == "payment_pending"  # one confirmation of three
+    await chain.mine(CONFIRMATIONS - 1)
+
+    async def confirmed():
+        assert await _status(api, order_id, buyer) == "payment_confirmed"
+        return True
+
+    await eventually(confirmed, timeout=20)
+    buyer_before = await chain.balance(chain.buyer)
+    cancelled = await api.post(f"/api/orders/{order_id}/cancel",
+                               json={"reasonCode": "buyer_request"},
+                               headers={**bearer(buyer), "Idempotency-Key": "cancel-1"})
+    assert cancelled.status_code == 200, cancelled.text
+
+    async def refunded():
+        assert await chain.balance(chain.buyer) - buyer_before == TOTAL_UNITS
+        details = (await api.get(f"/api/orders/{order_id}", headers=bearer(buyer))).json()
+        assert details["order"]["payment"]["status"] == "refunded", details["order"]["payment"]
+        return details["order"]["payment"]["operations"]
+
+    (operation,) = await eventually(refunded, timeout=20)
+    assert operation["providerId"].startswith("0x") and len(operation["providerId"]) == 66
+
+
+async def test_a_crypto_checkout_by_a_buyer_without_a_wallet_is_refused_saying_so(
+        chain, chain_api):
+    api = chain_api
+    buyer, seller, listing = await _shop(api, chain, buyer_wallet=False)
+    receipt = await chain.send(chain.token.functions.transfer(chain.arbiter.address,
+                                                              TOTAL_UNITS), chain.buyer)
+    body = checkout_body(buyer_id=buyer, seller_id=seller, listing_id=listing, method="crypto")
+    body["paymentResult"]["transactionHash"] = "0x" + receipt["transactionHash"].hex(
+        ).removeprefix("0x")
+    refused = await api.post("/api/orders", json=body, headers=bearer(buyer))
+    assert (refused.status_code, refused.json()["code"]) == (422, "PAYMENT_NOT_CONFIRMED")
+    assert "has no wallet address registered" in refused.json()["detail"]
+
+
+async def test_an_escrow_order_is_locked_once_funded_and_confirmed_and_refunded_on_cancel(
+        chain, chain_api):
+    api = chain_api
+    buyer, seller, listing = await _shop(api, chain)
+    escrow_id = await fund(chain, units=TOTAL_UNITS)
+    await chain.mine(CONFIRMATIONS)
+    body = checkout_body(buyer_id=buyer, seller_id=seller, listing_id=listing, method="escrow")
+    body["paymentResult"]["escrowId"] = escrow_id
+    created = await api.post("/api/orders", json=body, headers=bearer(buyer))
+    assert created.status_code == 201, created.text
+    order = created.json()["order"]
+    assert order["status"] == "escrow_locked"
+    buyer_before = await chain.balance(chain.buyer)
+    cancelled = await api.post(f"/api/orders/{order['id']}/cancel",
+                               json={"reasonCode": "buyer_request"},
+                               headers={**bearer(buyer), "Idempotency-Key": "cancel-1"})
+    assert cancelled.status_code == 200, cancelled.text
+
+    async def refunded():
+        assert await chain.balance(chain.buyer) - buyer_before == TOTAL_UNITS
+        assert (await chain.record(escrow_id))["state"] == 4  # Refunded
+        return True
+
+    await eventually(refunded, timeout=20)
