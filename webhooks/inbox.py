@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import TypeAdapter
-from sqlalchemy import and_, exists, not_, select, update
+from sqlalchemy import and_, exists, func, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from db import tables as t
@@ -61,16 +61,24 @@ async def look_up(conn: AsyncConnection, event: ExternalEvent, order_id: str | N
     def of_order(column):
         return select(column).where(o.c.id == order_id).scalar_subquery().label(column.name)
 
-    parcels = exists().where(t.shipments.c.order_id == order_id)
-    its_parcel = exists().where(t.shipments.c.order_id == order_id,
-                                t.shipments.c.tracking_number == event.tracking_number)
-    foreign_parcel = and_(parcels, not_(its_parcel)).label("foreign_parcel")
+    foreign_parcel = _foreign_parcel(order_id, event.tracking_number).label("foreign_parcel")
     row = (await conn.execute(select(seen.label("seen"), of_order(o.c.workflow_id),
                                      of_order(o.c.payment_method),
                                      of_order(o.c.escrow_id), foreign_parcel))).one()
     method = PaymentMethod(row.payment_method) if row.payment_method else None
     foreign = bool(row.foreign_parcel) and event.source is EventSource.SHIPPING
     return Lookup(bool(row.seen), row.workflow_id, method, row.escrow_id, foreign)
+
+
+def _foreign_parcel(order_id: str | None, tracking_number: str | None):
+    """Whether an order shipped in parcels has none the event names: none with its tracking
+    number, or, for an event without one, more than one it could be about."""
+    s = t.shipments
+    if tracking_number is None:
+        return select(func.count()).where(s.c.order_id == order_id).scalar_subquery() > 1
+    parcels = exists().where(s.c.order_id == order_id)
+    its_parcel = exists().where(s.c.order_id == order_id, s.c.tracking_number == tracking_number)
+    return and_(parcels, not_(its_parcel))
 
 
 async def mark(conn: AsyncConnection, event: ExternalEvent, outcome: InboxOutcome, *,

@@ -95,6 +95,22 @@ async def test_a_scan_for_no_parcel_of_the_order_is_refused_and_recorded(api, se
     assert refused.json() == {"received": True, "status": "rejected"}
     order = (await api.get(f"/api/orders/{order_id}", headers=OPS)).json()["order"]
     assert order["status"] == "shipped"
+    # Without a tracking number a scan is its one parcel's; with two parcels it is no one's.
+    unnamed = {k: v for k, v in _parcel_scan(order_id, "-", "in_transit").items()
+               if k != "trackingNumber"}
+    answer = await post_signed(api, "shipping", unnamed)
+    assert answer.json()["status"] == "accepted"
+    assert await status_becomes(api, order_id, "in_transit")
+
+
+async def test_a_scan_naming_no_parcel_of_an_order_of_two_is_refused(api, session_db):
+    order_id, _, seller, (headphones, _) = await _cart(api, session_db)
+    await _ship(api, order_id, seller, "1ZPARCEL0001",
+                [{"itemId": headphones["id"], "quantity": 2}])
+    await _ship(api, order_id, seller, "1ZPARCEL0002")
+    unnamed = {k: v for k, v in _parcel_scan(order_id, "-", "delivered").items()
+               if k != "trackingNumber"}
+    assert (await post_signed(api, "shipping", unnamed)).json()["status"] == "rejected"
 
 
 async def test_what_the_shipments_routes_refuse(api, session_db):
