@@ -50,6 +50,8 @@ class ProjectionActivities:
         """Apply one status change to the read model (idempotent on order and sequence)."""
         async with self._db.transaction() as conn:
             method = await orders_repo.record_status_change(conn, rec)
+            for shipment in rec.shipments:
+                await events_repo.record_shipment(conn, shipment)
             await self._record_inbox(conn, rec.order_id, rec.inbox_event)
         if method is not None:  # counted once: a retry finds the change already applied
             metrics.status_changed(rec, method)

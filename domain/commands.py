@@ -346,6 +346,9 @@ class StatusChangeRecord:
     order_created_at: datetime | None = None
     # The webhook event that caused the change: recorded in the inbox in the same transaction.
     inbox_event: ExternalEvent | None = None
+    # Parcels that moved with the change (shipped with it, or an order's one parcel following
+    # it), written in the same transaction.
+    shipments: list[ShipmentRecord] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

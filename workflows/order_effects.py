@@ -132,8 +132,10 @@ class OrderEffects:
         return snapshot, list(created.early_events)
 
     async def record_change(self, before: OrderSnapshot, after: OrderSnapshot,
-                            change: OrderChange) -> None:
-        """Write one change to the read model; `change` holds only what is new about it."""
+                            change: OrderChange, *, parcels: list[Parcel] | None = None,
+                            fulfilment: str | None = None) -> None:
+        """Write one change to the read model; `change` holds only what is new about it, and
+        `parcels` the parcels that moved with it."""
         await self._project(
             ProjectionActivities.record_status_change,
             StatusChangeRecord(
@@ -157,6 +159,8 @@ class OrderEffects:
                 previous_since=before.status_updated_at,
                 order_created_at=after.created_at,
                 inbox_event=change.inbox_event,
+                shipments=[ShipmentRecord(order_id=after.order_id, parcel=parcel,
+                                          fulfilment=fulfilment) for parcel in parcels or ()],
             ),
         )
 

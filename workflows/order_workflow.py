@@ -134,6 +134,8 @@ class OrderWorkflow:
         # Events received and not yet applied (waiting for the lock): see _validate_change.
         self._events_in_flight = 0
         self._parcels: list[Parcel] = []
+        # Parcels changed and not written yet: the next change of the order writes them.
+        self._parcels_unwritten: list[Parcel] = []
         if input.carried is not None:
             carried = input.carried
             self._order = carried.order
@@ -366,12 +368,15 @@ class OrderWorkflow:
         self._parcels.append(parcel)
         self._version += 1
         steps = order_steps(order.status, self._ordered, self._parcels) if moves_order else []
-        units = sum(line.quantity for line in lines)
-        await self._effects.record_shipment(
-            order, parcel, fulfilment(self._ordered, self._parcels),
-            timeline_entry=None if steps or not moves_order else
-            f"Parcel {parcel.tracking_number} shipped with {units} of "
-            f"{self._input.request.units} items", actor=request.actor_kind.value)
+        if moves_order and not steps:
+            units = sum(line.quantity for line in lines)
+            await self._effects.record_shipment(
+                order, parcel, fulfilment(self._ordered, self._parcels),
+                timeline_entry=f"Parcel {parcel.tracking_number} shipped with {units} of "
+                               f"{self._input.request.units} items",
+                actor=request.actor_kind.value)
+        else:
+            self._parcels_unwritten.append(parcel)  # with the change that ships the order
         for step in steps:
             await self._apply(OrderChange(
                 target=step, actor_kind=request.actor_kind, actor_id=request.actor_id,
@@ -408,9 +413,11 @@ class OrderWorkflow:
         parcel = self._parcels[at] = self._parcels[at].moved_to(target, workflow.now())
         self._version += 1
         steps = order_steps(order.status, self._ordered, self._parcels)
-        await self._effects.record_shipment(order, parcel,
-                                            fulfilment(self._ordered, self._parcels))
-        if not steps:
+        if steps:
+            self._parcels_unwritten.append(parcel)  # with the order's change
+        else:
+            await self._effects.record_shipment(order, parcel,
+                                                fulfilment(self._ordered, self._parcels))
             await self._effects.record_timeline(
                 order, event, f"Parcel {parcel.tracking_number}: {describe_event(event)}",
                 applied=True)
@@ -434,12 +441,16 @@ class OrderWorkflow:
                           f"delivered since it left on {parcel.shipped_at:%Y-%m-%d %H:%M} UTC",
                           notify=[order.seller_id], email_seller=True)
 
-    async def _follow_single_parcel(self, target: OrderStatus) -> None:
-        """An order of one parcel moved by a status change: its parcel moves with it."""
+    def _parcels_moved_with(self, target: OrderStatus) -> list[Parcel]:
+        """The parcels to write with a change to `target`: those changed before it, and an
+        order's one parcel, which moves with the order."""
         if len(self._parcels) == 1 and parcel_move(self._parcels[0], target):
-            assert self._order is not None
             self._parcels[0] = self._parcels[0].moved_to(target, workflow.now())
-            await self._effects.record_shipment(self._order, self._parcels[0], None)
+            self._parcels_unwritten = [p for p in self._parcels_unwritten
+                                       if p.tracking_number != self._parcels[0].tracking_number]
+            self._parcels_unwritten.append(self._parcels[0])
+        moved, self._parcels_unwritten = self._parcels_unwritten, []
+        return moved
 
     # ---- partial refunds ---------------------------------------------------------------------
 
@@ -717,8 +728,9 @@ class OrderWorkflow:
         if self._stuck_since is not None:
             self._stuck_since = None
             workflow.upsert_search_attributes([shared.STUCK_SINCE.value_unset()])
-        await self._effects.record_change(order, changed, change)
-        await self._follow_single_parcel(target)
+        parcels = self._parcels_moved_with(target)
+        await self._effects.record_change(order, changed, change, parcels=parcels,
+                                          fulfilment=fulfilment(self._ordered, self._parcels))
         self._publish()
         self._obligations.on_change(order.status, changed, change,
                                     shipped=self._shipped_at is not None,
