@@ -54,9 +54,11 @@ def compensations(
         owed[:0] = refund
     elif target is S.COMPLETED and method is PaymentMethod.ESCROW:
         if owed_to_buyer > 0 and total is not None:
-            # One split settlement, as for a dispute resolved with a partial refund.
-            owed += [Owed(OwedKind.REFUND, reason, owed_to_buyer),
-                     Owed(OwedKind.RELEASE, reason, total - owed_to_buyer)]
+            # One split settlement, as for a dispute resolved with a partial refund; all of it
+            # owed to the buyer is a refund of the whole escrow, with nothing to release.
+            owed.append(Owed(OwedKind.REFUND, reason, min(owed_to_buyer, total)))
+            if owed_to_buyer < total:
+                owed.append(Owed(OwedKind.RELEASE, reason, total - owed_to_buyer))
         else:
             owed.append(Owed(OwedKind.RELEASE, reason))
     return owed

@@ -2,6 +2,7 @@ from decimal import Decimal
 
 import pytest
 
+from domain.commands import OwedKind
 from domain.compensation import compensations
 from domain.order import OrderStatus as S
 from domain.order import PaymentMethod as M
@@ -72,3 +73,14 @@ def test_a_partial_refund_of_a_direct_payment_leaves_the_rest_with_the_seller(me
 def test_orders_started_before_full_settlement_keep_their_old_compensation():
     assert kinds(S.DISPUTED, S.REFUNDED, method=M.ESCROW, refund_amount=Decimal("50"),
                  total=Decimal("200"), settle_fully=False) == [("refund", Decimal("50"))]
+
+
+
+def test_an_escrow_completed_with_partial_refunds_settles_in_one_split():
+    assert kinds(S.DELIVERED, S.COMPLETED, M.ESCROW, shipped=True, total=Decimal(200),
+                 owed_to_buyer=Decimal(40)) == [(OwedKind.REFUND, 40), (OwedKind.RELEASE, 160)]
+
+
+def test_an_escrow_refunded_in_full_in_parts_releases_nothing():
+    assert kinds(S.DELIVERED, S.COMPLETED, M.ESCROW, shipped=True, total=Decimal(200),
+                 owed_to_buyer=Decimal(200)) == [(OwedKind.REFUND, 200)]
