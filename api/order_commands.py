@@ -22,7 +22,6 @@ from api import idempotency, permissions
 from api.auth import Principal
 from api.deps import OrderParties
 from api.errors import ApiError, field_error
-from api.permissions import Grant
 from api.temporal_health import command_timeout
 from db.engine import Database
 from domain.commands import (
@@ -153,13 +152,11 @@ async def _send_change(client: Client, settings: Settings, order: OrderParties,
 
 
 async def refund(client: Client, db: Database, settings: Settings, user: Principal,
-                 order: OrderParties, *, idempotency_key: str, amount: Decimal, reason: str,
-                 lines: list[RefundLine]) -> RefundOutcome:
-    """Send a partial refund made by `user` (the order's seller or an operator) to the order's
-    workflow. The refund's id comes from the caller and the key, so the workflow takes a
-    retried request once even after the key is forgotten here."""
-    actor = (ActorKind.OPERATOR if permissions.allows(user, Grant.MANAGE_ORDERS)
-             else ActorKind.SELLER)
+                 order: OrderParties, *, actor: ActorKind, idempotency_key: str,
+                 amount: Decimal, reason: str, lines: list[RefundLine]) -> RefundOutcome:
+    """Send a partial refund made by `user` (as `actor`: the order's seller or an operator) to
+    the order's workflow. The refund's id comes from the caller and the key, so the workflow
+    takes a retried request once even after the key is forgotten here."""
     caller = f"{user.role.value}:{user.user_id}"
     refund_id = "rf_" + hashlib.sha256(f"{caller}\n{idempotency_key}".encode()).hexdigest()[:24]
     request = RefundRequest(refund_id=refund_id, actor_kind=actor, actor_id=user.user_id,
@@ -175,9 +172,6 @@ async def ship_parcel(client: Client, db: Database, settings: Settings, user: Pr
                       order: OrderParties, request: ShipParcelRequest, *,
                       idempotency_key: str | None) -> ParcelOutcome:
     """Send a parcel the seller (or an operator) ships to the order's workflow."""
-    actor = (ActorKind.OPERATOR if permissions.allows(user, Grant.MANAGE_ORDERS)
-             else ActorKind.SELLER)
-    request = dataclasses.replace(request, actor_kind=actor, actor_id=user.user_id)
     keyed = idempotency.keyed(idempotency_key, f"order:{order.id}", user, "shipment", request)
     update_id = f"parcel:{order.id}:{request.tracking_number}"
     return await idempotency.once(

@@ -114,6 +114,16 @@ def actor_for(principal: Principal, *, buyer_id: str, seller_id: str,
     raise ApiError(ErrorCode.FORBIDDEN, f"a {principal.role} may read this order, not change it")
 
 
+def seller_or_operator(principal: Principal, *, seller_id: str, doing: str) -> ActorKind:
+    """Who ships or refunds an order: its seller, or an operator; anyone else is refused."""
+    if allows(principal, Grant.MANAGE_ORDERS):
+        return ActorKind.OPERATOR
+    if is_self(principal, seller_id):
+        return ActorKind.SELLER
+    raise ApiError(ErrorCode.FORBIDDEN, f"only the seller of this order or an operator may "
+                                        f"{doing} it")
+
+
 def forbidden(grant: Grant) -> ApiError:
     holders = GRANTS[grant]
     return ApiError(ErrorCode.FORBIDDEN, f"only a caller allowed to {grant.value} may do this",

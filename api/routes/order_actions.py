@@ -17,7 +17,6 @@ from api.permissions import Grant
 from api.responses import RefundTaken, StatusChanged
 from api.schemas import CancelIn, DisputeIn, RefundIn, ResolveDisputeIn
 from api.strict_json import StrictJSONRoute
-from domain.errors import ErrorCode
 from domain.events import DISPUTE_OUTCOMES
 from domain.money import MoneyError, check_scale
 from domain.order import OrderStatus
@@ -80,10 +79,7 @@ async def refund_order(order: OrderToChange, body: RefundIn, user: CurrentUser,
     never more than was paid. Card and crypto refunds go to the provider at once, an escrow's
     are paid to the buyer when the escrow is settled. Refunding all that is left ends the
     order as `refunded` (or `cancelled` before it ships) where the status machine allows."""
-    if not (permissions.allows(user, Grant.MANAGE_ORDERS)
-            or permissions.is_self(user, order.seller_id)):
-        raise ApiError(ErrorCode.FORBIDDEN, "only the seller of this order or an operator may "
-                                            "refund it")
+    actor = permissions.seller_or_operator(user, seller_id=order.seller_id, doing="refund")
     lines, value = await _refunded_items(db, order.id, body)
     amount = body.amount if body.amount is not None else value
     if body.items is not None and amount > value:
@@ -93,7 +89,7 @@ async def refund_order(order: OrderToChange, body: RefundIn, user: CurrentUser,
         check_scale(amount, order.currency)
     except MoneyError as err:
         raise ApiError.invalid_field("amount", str(err)) from None
-    outcome = await order_commands.refund(client, db, settings, user, order,
+    outcome = await order_commands.refund(client, db, settings, user, order, actor=actor,
                                           idempotency_key=idempotency_key, amount=amount,
                                           reason=body.reason, lines=lines)
     return presenters.refund_taken(outcome, order.id, order.currency)

@@ -13,14 +13,12 @@ from api.deps import CurrentUser, DbDep, OrderToChange, SettingsDep, TemporalDep
 from api.errors import PROBLEM_RESPONSES, ApiError, problem_responses
 from api.order_items import items_asked
 from api.params import IdempotencyKey
-from api.permissions import Grant
 from api.responses import Shipments, ShipmentShipped, ShipmentView
 from api.schemas import ShipmentIn
 from api.strict_json import StrictJSONRoute
 from db import queries
 from domain import ids
 from domain.errors import ErrorCode
-from domain.order import ActorKind
 from domain.parcels import ParcelLine, ShipParcelRequest
 
 router = APIRouter(prefix="/api/orders", tags=["shipments"], route_class=StrictJSONRoute,
@@ -36,13 +34,10 @@ async def ship_parcel(order: OrderToChange, body: ShipmentIn, user: CurrentUser,
     """Ship items (all that is left without `items`) in a parcel of their own. The order is
     `shipped` once every item is in a parcel; until then it stays `ready_to_ship` with
     `fulfilment: partially_shipped`. The order's seller or an operator."""
-    if not (permissions.allows(user, Grant.MANAGE_ORDERS)
-            or permissions.is_self(user, order.seller_id)):
-        raise ApiError(ErrorCode.FORBIDDEN, "only the seller of this order or an operator may "
-                                            "ship it")
+    actor = permissions.seller_or_operator(user, seller_id=order.seller_id, doing="ship")
     items, asked = await items_asked(db, order.id, body.items)
     lines = [ParcelLine(item.listing_id, units) for item, units in asked]
-    request = ShipParcelRequest(actor_kind=ActorKind.SELLER, actor_id=user.user_id,
+    request = ShipParcelRequest(actor_kind=actor, actor_id=user.user_id,
                                 tracking_number=body.tracking_number, carrier=body.carrier,
                                 lines=lines, estimated_delivery=body.estimated_delivery,
                                 notes=body.notes)
