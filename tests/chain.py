@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
-import platform
-import sys
 from collections.abc import AsyncIterator, Iterator
 from functools import cache
 from pathlib import Path
@@ -25,7 +22,6 @@ from typing import Any
 
 import pytest
 from eth_abi import decode as abi_decode
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from web3 import AsyncHTTPProvider, AsyncWeb3
@@ -34,37 +30,21 @@ from web3.exceptions import ContractCustomError
 from web3.types import TxReceipt
 
 from oms import processes
+from oms.dev_chain import (  # noqa: F401
+    BUYER_FUNDS,
+    CHAIN_ID,
+    MNEMONIC,
+    NODE_MODULES,
+    ROLES,
+    ROOT,
+    TOKEN_DECIMALS,
+    anvil_args,
+    anvil_binary,
+    artifact,
+    deploy,
+    role_accounts,
+)
 from tests import servers
-
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "contracts" / "artifacts"
-NODE_MODULES = ROOT / "node_modules"
-
-# anvil's own default mnemonic, given explicitly so the accounts do not depend on its defaults.
-MNEMONIC = "test test test test test test test test test test test junk"
-CHAIN_ID = 31337
-# The accounts by role, in derivation order (m/44'/60'/0'/0/<index>).
-ROLES = ("deployer", "arbiter", "buyer", "seller", "stranger")
-TOKEN_DECIMALS = 6
-BUYER_FUNDS = 1_000_000 * 10**TOKEN_DECIMALS  # one million tUSD, minted to the buyer
-
-
-def artifact(name: str) -> dict[str, Any]:
-    """A compiled contract from contracts/artifacts: abi, bytecode, compiler settings."""
-    return json.loads((ARTIFACTS / f"{name}.json").read_text())
-
-
-def anvil_binary() -> Path | None:
-    """anvil from `npm ci`, or None. The platform package's native binary is preferred to the
-    node wrapper in node_modules/.bin: the wrapper is one more process that can be killed and
-    leave anvil running, and the native one receives our parent-death signal itself."""
-    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
-        platform.machine().lower(), platform.machine().lower())
-    native = NODE_MODULES / "@foundry-rs" / f"anvil-{sys.platform}-{arch}" / "bin" / "anvil"
-    for candidate in (native, NODE_MODULES / ".bin" / "anvil"):
-        if candidate.exists():
-            return candidate
-    return None
 
 
 def require_node_modules(what: str) -> None:
@@ -73,14 +53,6 @@ def require_node_modules(what: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(reason)
     pytest.skip(reason)
-
-
-def anvil_args(binary: Path, port: int) -> list[str]:
-    # The chain runs the hardfork the bytecode was compiled for: one home for the EVM version.
-    hardfork = artifact("Escrow")["compiler"]["evmVersion"]
-    return [str(binary), "--host", "127.0.0.1", "--port", str(port), "--mnemonic", MNEMONIC,
-            "--accounts", str(len(ROLES)), "--chain-id", str(CHAIN_ID), "--hardfork", hardfork,
-            "--silent"]
 
 
 @contextlib.contextmanager
@@ -187,20 +159,6 @@ class Chain:
         if receipt["status"] != 1:
             raise RuntimeError(f"transaction {tx_hash.hex()} failed")
         return receipt
-
-
-async def deploy(w3: AsyncWeb3, name: str, sender: LocalAccount, *args: Any) -> AsyncContract:
-    compiled = artifact(name)
-    factory = w3.eth.contract(abi=compiled["abi"], bytecode=compiled["bytecode"])
-    tx_hash = await factory.constructor(*args).transact({"from": sender.address})
-    receipt = await w3.eth.wait_for_transaction_receipt(tx_hash)
-    return w3.eth.contract(address=receipt["contractAddress"], abi=compiled["abi"])
-
-
-def role_accounts() -> dict[str, LocalAccount]:
-    Account.enable_unaudited_hdwallet_features()
-    return {role: Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
-            for index, role in enumerate(ROLES)}
 
 
 @contextlib.asynccontextmanager
