@@ -16,7 +16,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# The local chain comes from npm (package-lock.json); without npm the stack runs without it
+# and says so.
 run: $(STAMP)
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory node_modules/.package-lock.json; fi
 	$(BIN)/oms dev
 
 test: $(STAMP)

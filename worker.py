@@ -63,7 +63,8 @@ def build_worker(client: Client, db: Database, settings: Settings, task_queue: s
                  providers: dict[PaymentMethod, PaymentProvider] | None = None) -> Worker:
     projection = ProjectionActivities(db)
     payments = PaymentActivities(
-        db, providers or payment_providers(StripeProvider.from_settings(settings)),
+        db, providers or payment_providers(StripeProvider.from_settings(settings),
+                                           stand_in=settings.chain_stand_in),
         fail_first_attempts=settings.gateway_fail_first_attempts,
         latency=settings.gateway_latency)
     emails = EmailActivities(db, SmtpSender(settings.smtp_url or "smtp://localhost"),
@@ -110,10 +111,19 @@ async def run(settings: Settings) -> None:
     db = create_database(settings.database_url)
     await _require_database(db, settings.database_url)
     stripe = StripeProvider.from_settings(settings)
-    # Crypto and escrow on the chain when one is configured; the stand-in otherwise.
+    # Crypto and escrow on the chain when one is configured; refused (or, when asked, taken
+    # on trust) otherwise.
     chain = await _chain(settings, db) if settings.chain_rpc_url else None
+    if chain is None:
+        if settings.chain_stand_in:
+            log.warning("OMS_CHAIN_STAND_IN: crypto and escrow payments are taken on the "
+                        "checkout's word and no money moves; never in production")
+        else:
+            log.info("no chain configured (OMS_CHAIN_RPC_URL): crypto and escrow orders "
+                     "cannot be paid")
     worker = build_worker(client, db, settings, settings.task_queue,
-                          providers=payment_providers(stripe, chain))
+                          providers=payment_providers(stripe, chain,
+                                                      stand_in=settings.chain_stand_in))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

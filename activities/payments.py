@@ -8,8 +8,9 @@ releases go through it, and each money movement it confirms is recorded once in 
 Providers: card payments are the Stripe API (`payments/stripe_provider.py`; localstripe in
 development and tests). Crypto transfers and the escrow contract are the chain's
 (`payments/chain_provider.py`, `payments/chain_escrow.py`) when OMS_CHAIN_RPC_URL is set;
-without a chain they are served by `LedgerStandIn`, which confirms what the checkout claimed
-and moves no money, so it is for development only.
+without a chain they cannot be paid (`NoChain` refuses them, saying why), unless
+OMS_CHAIN_STAND_IN asks for `LedgerStandIn`, which believes what the checkout claimed and moves
+no money: for load tests and demos on one machine only.
 """
 
 from __future__ import annotations
@@ -101,10 +102,31 @@ class StripeCardPayments:
         return await self._stripe.refunds_of(reference)
 
 
+class NoChain:
+    """Crypto and escrow when no chain is configured: nothing can confirm such a payment, so
+    the checkout is refused with the reason, and nothing can move its money."""
+
+    def __init__(self, method: PaymentMethod) -> None:
+        self._why = (f"{method.value} payments need a chain, and this service has none "
+                     "configured (OMS_CHAIN_RPC_URL)")
+
+    async def verify(self, cmd: VerifyPaymentCommand) -> VerifiedPayment:
+        raise ProviderRefused(self._why)
+
+    async def refund(self, cmd: PaymentCommand) -> str:
+        raise ProviderRefused(self._why)
+
+    async def release(self, cmd: PaymentCommand) -> str:
+        raise ProviderRefused(self._why)
+
+    async def refunds(self, reference: str) -> list[ProviderRefund]:
+        return []
+
+
 class LedgerStandIn:
-    """Crypto and escrow when no chain is configured (development): takes the checkout's
-    claim for the payment and moves no money. Its operation ids are derived from the
-    idempotency key."""
+    """Crypto and escrow on a machine without a chain, when OMS_CHAIN_STAND_IN asks for it
+    (load tests, demos): takes the checkout's claim for the payment and moves no money. Its
+    operation ids are derived from the idempotency key."""
 
     async def verify(self, cmd: VerifyPaymentCommand) -> VerifiedPayment:
         return VerifiedPayment(
@@ -296,13 +318,15 @@ async def _heartbeating() -> AsyncIterator[None]:
             await beating
 
 
-def payment_providers(stripe: StripeProvider, chain: Chain | None = None
-                      ) -> dict[PaymentMethod, PaymentProvider]:
-    """The provider of each payment method: crypto and escrow on `chain` when there is one."""
+def payment_providers(stripe: StripeProvider, chain: Chain | None = None, *,
+                      stand_in: bool = False) -> dict[PaymentMethod, PaymentProvider]:
+    """The provider of each payment method: crypto and escrow on `chain` when there is one,
+    else refused, or believed when `stand_in` (OMS_CHAIN_STAND_IN)."""
     card = StripeCardPayments(stripe)
     if chain is None:
-        stand_in = LedgerStandIn()
-        return {PaymentMethod.FIAT: card, PaymentMethod.CRYPTO: stand_in,
-                PaymentMethod.ESCROW: stand_in}
+        on_trust = LedgerStandIn()
+        return {PaymentMethod.FIAT: card,
+                **{method: on_trust if stand_in else NoChain(method)
+                   for method in (PaymentMethod.CRYPTO, PaymentMethod.ESCROW)}}
     return {PaymentMethod.FIAT: card, PaymentMethod.CRYPTO: CryptoTransfers(chain),
             PaymentMethod.ESCROW: EscrowPayments(chain)}

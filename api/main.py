@@ -22,6 +22,7 @@ from api.routes import (
     order_actions,
     order_lists,
     orders,
+    payment_config,
     reference,
     shipments,
 )
@@ -80,7 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Lists first: /api/orders/search must not be taken for an order id.
     for router in (order_lists.router, orders.router, order_actions.router, shipments.router,
                    webhook_routes.router,
-                   card_route.router, alerts.router, reference.router, notifications.router,
+                   card_route.router, payment_config.router, alerts.router, reference.router,
+                   notifications.router,
                    live_routes.router, health.router, metrics.router):
         app.include_router(router)
     codec.install(app, settings)

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
+from domain.order import PaymentMethod
+
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time",
                                            "examples": ["2026-01-31T12:00:00Z"]})]
 Day = Annotated[str, WithJsonSchema({"type": "string", "format": "date"})]
@@ -345,6 +347,25 @@ class User(Out):
     email: str
     store_name: str | None
     wallet_address: str | None = None
+
+
+class MethodAvailability(Out):
+    available: bool
+    reason: str | None = None  # why not, or how (the development stand-in)
+
+
+class ChainConfig(Out):
+    chain_id: int | None
+    confirmations: int
+    tokens: dict[str, str]  # currency: its ERC-20 token's address
+    escrow_contract: str | None
+    receiving_address: str | None  # crypto payments are transfers to it
+
+
+class PaymentsConfig(Out):
+    methods: dict[PaymentMethod, MethodAvailability]
+    stripe_publishable_key: str
+    chain: ChainConfig | None  # None: no chain configured
 
 
 class UserSaved(Out):

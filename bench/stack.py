@@ -158,6 +158,8 @@ def _running(workdir: Path, database_url: str, *, listings: int, inventory: int,
                "OMS_TEMPORAL_ADDRESS": address, "OMS_DATABASE_URL": database_url,
                "OMS_JWT_SECRET": JWT_SECRET, "OMS_TASK_QUEUE": task_queue,
                "OMS_API_HOST": "127.0.0.1", "OMS_LOG_LEVEL": log_level,
+               # The load's crypto orders carry made-up hashes: no chain in the measurement.
+               "OMS_CHAIN_STAND_IN": "true",
                "OMS_PAYLOAD_ENCRYPTION": str(payload_encryption).lower(),
                # The worker's metrics stay on, as deployed, on ports of their own: the fixed
                # defaults may belong to a dev stack already running on this machine.

@@ -38,6 +38,17 @@ def main(argv: list[str] | None = None) -> int:
     fiat.add_argument("--amount", required=True, help="in major units, e.g. 200 or 199.99")
     fiat.add_argument("--currency", default="USD", help="USD, EUR or GBP")
     fiat.add_argument("--card", default="visa", choices=["visa", "declined"])
+    crypto = methods.add_parser("crypto", help="transfer test stablecoins from the demo buyer's "
+                                               "wallet; prints the transaction hash")
+    escrow = methods.add_parser("escrow", help="fund an escrow from the demo buyer's wallet "
+                                               "for a seller; prints the escrow id")
+    for chain_method in (crypto, escrow):
+        chain_method.add_argument("--buyer", default="buyer123", help="the demo buyer")
+        chain_method.add_argument("--amount", required=True, help="in major units, e.g. 100")
+        chain_method.add_argument("--currency", default="USDC", help="a currency the chain has a "
+                                                                     "token for (USDC)")
+    escrow.add_argument("--seller", default="seller456",
+                        help="the seller whose registered wallet the escrow pays")
     args = parser.parse_args(argv)
 
     settings = load_or_exit(f"oms {args.command}")
@@ -90,11 +101,23 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
     if args.command == "token":
         return _token(parser, settings, args)
     if args.command == "pay":
+        return _pay(args, settings)
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def _pay(args: argparse.Namespace, settings) -> int:
+    if args.method == "fiat":
         from oms.pay import pay_fiat
 
         return pay_fiat(settings, buyer=args.buyer, amount=args.amount,
                         currency=args.currency, card=args.card)
-    return 2  # pragma: no cover - argparse rejects unknown commands
+    from oms import pay_chain
+
+    if args.method == "crypto":
+        return pay_chain.pay_crypto(settings, buyer=args.buyer, amount=args.amount,
+                                    currency=args.currency)
+    return pay_chain.pay_escrow(settings, buyer=args.buyer, seller=args.seller,
+                                amount=args.amount, currency=args.currency)
 
 
 def _scope_names() -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+import urllib.request
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -39,9 +40,11 @@ ROLES = ("deployer", "arbiter", "buyer", "seller", "stranger")
 TOKEN_DECIMALS = 6
 STABLECOIN = "USDC"  # the currency the test stablecoin stands for (the demo listings' own)
 BUYER_FUNDS = 1_000_000 * 10**TOKEN_DECIMALS  # one million, minted to the buyer
-# Interval mining, so confirmations come as they would on a real chain: a payment is
-# confirmed OMS_CHAIN_CONFIRMATIONS (3) blocks, about 3 s, after it is mined.
-BLOCK_TIME_SECONDS = 1
+# A block per transaction (automine), then one a second while a recent transaction still lacks
+# its confirmations (`mine_toward_confirmations`): payments confirm as on a real chain, about
+# OMS_CHAIN_CONFIRMATIONS seconds after they are sent, and an idle chain does not grow (each
+# block is ~2 KB of saved state: a block a second would be 150 MB a day).
+CONFIRMING_EVERY_SECONDS = 1.0
 STATE_EVERY_SECONDS = 30  # anvil writes its state this often and when stopped
 RECORD_FILE = "chain.json"
 
@@ -117,8 +120,29 @@ class DevChain:
             "OMS_ESCROW_CONTRACT": self.escrow,
             "OMS_RECEIVING_ADDRESS": self.arbiter.address,
             "OMS_CHAIN_SIGNER_KEY": self.arbiter.key.hex(),
-            "OMS_CHAIN_START_BLOCK": str(self.deployed_at_block),
         }
+
+
+def mine_toward_confirmations(rpc_url: str, confirmations: int) -> None:
+    """Mine one empty block if a block among the last `confirmations - 1` has transactions:
+    called once a second, it gives every transaction its confirmations, a block a second."""
+    latest = int(_rpc(rpc_url, "eth_blockNumber"), 16)
+    for number in range(max(0, latest - confirmations + 2), latest + 1):
+        if int(_rpc(rpc_url, "eth_getBlockTransactionCountByNumber", hex(number)), 16):
+            _rpc(rpc_url, "anvil_mine", "0x1")
+            return
+
+
+def _rpc(url: str, method: str, *params: Any) -> Any:
+    request = urllib.request.Request(
+        url, data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": method,
+                              "params": list(params)}).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        answer = json.load(response)
+    if "error" in answer:
+        raise RuntimeError(f"{method}: {answer['error']}")
+    return answer["result"]
 
 
 def read_record(data_dir: Path) -> DevChain | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import signal
@@ -16,7 +17,7 @@ from typing import IO
 from api.auth import PERSON_TOKEN_LIFETIME, Role, Scope, mint_token
 from db.engine import create_database
 from db.migrate import upgrade
-from oms import processes
+from oms import dev_chain, processes
 from oms.dev_stripe import register_webhook
 from oms.seed import DEMO_BUYER, DEMO_OPERATOR, DEMO_SELLER, DEMO_SHIPPING_SYSTEM, seed_demo
 from oms.settings import Settings
@@ -68,6 +69,8 @@ def _run_dev_stack(settings: Settings) -> int:
         "Temporal SDK metrics": settings.temporal_metrics_port,
         # The dev Stripe runs here unless OMS_STRIPE_API_BASE names a Stripe elsewhere.
         "Stripe (localstripe)": settings.stripe_port if settings.stripe_is_local else 0,
+        # The local chain runs here unless OMS_CHAIN_RPC_URL names a chain elsewhere.
+        "chain (anvil)": settings.dev_chain_port if _runs_a_chain(settings) else 0,
     }
     busy = [f"  {name}: port {port}" for name, port in ports.items()
             if port and processes.port_in_use(port)]
@@ -75,7 +78,8 @@ def _run_dev_stack(settings: Settings) -> int:
         print("oms dev: these ports are already in use:\n" + "\n".join(busy), file=sys.stderr)
         print("Stop whatever holds them (another `make run`?), or choose others with "
               "OMS_TEMPORAL_ADDRESS, OMS_TEMPORAL_UI_PORT, OMS_API_PORT, "
-              "OMS_WORKER_METRICS_PORT, OMS_TEMPORAL_METRICS_PORT and OMS_STRIPE_API_BASE.",
+              "OMS_WORKER_METRICS_PORT, OMS_TEMPORAL_METRICS_PORT, OMS_STRIPE_API_BASE and "
+              "OMS_DEV_CHAIN_PORT.",
               file=sys.stderr)
         return 2
 
@@ -110,21 +114,42 @@ def _run_dev_stack(settings: Settings) -> int:
             # localstripe forgets its webhook endpoints when it stops: subscribe the API again.
             register_webhook(settings.stripe_api_base, "oms", _stripe_webhook_url(settings),
                              settings.stripe_webhook_secret, SUBSCRIBED_EVENTS)
+        env = dict(os.environ)
+        chain = None
+        if _runs_a_chain(settings):
+            anvil = processes.spawn(
+                dev_chain.anvil_args(dev_chain.anvil_binary(), settings.dev_chain_port,
+                                     state_file=data / "anvil-state.json"),
+                log=data / "anvil.log")
+            children.append(anvil)
+            processes.wait_for_port(settings.dev_chain_port, anvil, timeout=30)
+            chain = asyncio.run(dev_chain.ensure_deployed(
+                f"http://127.0.0.1:{settings.dev_chain_port}", data))
+            env.update(chain.settings_env())  # the worker and the API pay on it
+        elif not settings.chain_rpc_url:
+            print("oms dev: no local chain: node_modules/ is missing (install Node.js 20+ and "
+                  "run `npm ci`), so crypto and escrow orders cannot be paid", file=sys.stderr)
         processes.wait_for_port(temporal_port, temporal, timeout=60)
         upgrade(settings.database_url)
-        asyncio.run(_seed(settings))
-        env = dict(os.environ)
+        asyncio.run(_seed(settings, chain))
         for name in ("worker", "api"):
             children.append(processes.spawn([sys.executable, "-m", "oms.cli", name], env=env,
                                             inherit_output=True))
         processes.wait_for_port(settings.api_port, children[-1], timeout=60)
         _wait_until_healthy(f"{_local_api(settings)}/health", children, timeout=60)
         print(_banner(settings), flush=True)
+        next_block = time.monotonic()
         while not stopping:
             if any(child.poll() is not None for child in children):
-                print("oms dev: a component exited; stopping the rest (the logs of Temporal and "
-                      f"localstripe are in {data}/)", file=sys.stderr)
+                print("oms dev: a component exited; stopping the rest (the logs of Temporal, "
+                      f"localstripe and anvil are in {data}/)", file=sys.stderr)
                 return 1
+            if chain and time.monotonic() >= next_block:
+                next_block = time.monotonic() + dev_chain.CONFIRMING_EVERY_SECONDS
+                # A node that misses a beat only delays a confirmation by a second.
+                with contextlib.suppress(OSError, ValueError, RuntimeError):
+                    dev_chain.mine_toward_confirmations(chain.rpc_url,
+                                                        settings.chain_confirmations)
             time.sleep(0.2)
         return 0
     except (RuntimeError, TimeoutError) as err:
@@ -132,7 +157,7 @@ def _run_dev_stack(settings: Settings) -> int:
         return 1
     finally:
         print("oms dev: stopping", file=sys.stderr)
-        for child in reversed(children):  # API, worker, localstripe, then Temporal
+        for child in reversed(children):  # API, worker, anvil, localstripe, then Temporal
             processes.stop(child)
 
 
@@ -151,10 +176,20 @@ def _codec_endpoint(settings: Settings) -> str:
     return f"{_local_api(settings)}/codec"
 
 
-async def _seed(settings: Settings) -> None:
+def _runs_a_chain(settings: Settings) -> bool:
+    """The stack starts its own chain unless one is configured, if npm installed anvil."""
+    return not settings.chain_rpc_url and dev_chain.anvil_binary() is not None
+
+
+async def _seed(settings: Settings, chain: dev_chain.DevChain | None) -> None:
+    """The demo users and listings; with the dev chain, the demo buyer's and seller's wallets
+    (the buyer's is funded)."""
+    accounts = dev_chain.role_accounts()
+    wallets = ({DEMO_BUYER: accounts["buyer"].address, DEMO_SELLER: accounts["seller"].address}
+               if chain else {})
     db = create_database(settings.database_url)
     try:
-        await seed_demo(db)
+        await seed_demo(db, wallets)
     finally:
         await db.dispose()
 
@@ -175,6 +210,17 @@ def _wait_until_healthy(url: str, children: list[subprocess.Popen], *, timeout: 
         if time.monotonic() > deadline:
             raise TimeoutError(f"{url} did not answer 200 within {timeout:.0f} s")
         time.sleep(0.2)
+
+
+def _chain_line(settings: Settings) -> str:
+    if settings.chain_rpc_url:
+        return settings.chain_rpc_url
+    if not _runs_a_chain(settings):
+        return "none (crypto and escrow orders cannot be paid: `npm ci` installs a local one)"
+    return (f"http://127.0.0.1:{settings.dev_chain_port} (anvil, "
+            f"{settings.chain_confirmations} confirmations in about as many seconds: "
+            "`oms pay crypto --amount 100` and `oms pay escrow --amount 100` pay from "
+            f"{DEMO_BUYER}'s wallet)")
 
 
 def _banner(settings: Settings) -> str:
@@ -205,6 +251,7 @@ def _banner(settings: Settings) -> str:
         f"  Stripe API   {settings.stripe_api_base}"
         + (" (localstripe: `oms pay fiat --buyer buyer123 --amount 200` pays with a test card)"
            if settings.stripe_is_local else ""),
+        f"  Chain        {_chain_line(settings)}",
         f"  Data         {settings.data_dir}/ (SQLite read model, Temporal and Stripe state)",
         "",
         "Tokens (export one as TOKEN and send 'Authorization: Bearer $TOKEN'; people's last "

@@ -26,12 +26,14 @@ LISTINGS = [
 ]
 
 
-async def seed_demo(db: Database) -> None:
-    """Upsert the demo users and listings; running it again changes nothing else."""
+async def seed_demo(db: Database, wallets: dict[str, str] | None = None) -> None:
+    """Upsert the demo users (with the `wallets` given, by user id) and listings; running it
+    again changes nothing else."""
+    wallets = wallets or {}
     async with db.transaction() as conn:
         for user_id, name, email, store in USERS:
             await reference_repo.upsert_user(conn, user_id, name=name, email=email,
-                                             store_name=store)
+                                             store_name=store, wallet_address=wallets.get(user_id))
         for listing_id, title, description, price, currency, inventory in LISTINGS:
             if await reference_repo.get_listing(conn, listing_id) is None:
                 await reference_repo.upsert_listing(

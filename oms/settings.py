@@ -44,6 +44,7 @@ DEV_ESCROW_SECRET = "dev-only-escrow-webhook-secret-0123456789ab"
 DEV_STRIPE_API_KEY = "sk_test_dev_only_localstripe_0123456789"
 DEV_STRIPE_WEBHOOK_SECRET = "whsec_dev_only_stripe_webhook_secret_012345"
 DEV_STRIPE_API_BASE = "http://127.0.0.1:8420"
+DEV_STRIPE_PUBLISHABLE_KEY = "pk_test_dev_only_localstripe_0123456789"
 # The dev stack's and the tests' payload key: public, so refused beyond loopback like the rest.
 DEV_PAYLOAD_KEYS = "dev:ZGV2LW9ubHktcGF5bG9hZC1rZXktY2hhbmdlLW1lISE="
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -78,6 +79,9 @@ class Settings(BaseSettings):
     stripe_api_key: str = Field(DEV_STRIPE_API_KEY, pattern=r"^(sk|rk)_(test|live)_\S+$")
     stripe_api_base: str = Field(DEV_STRIPE_API_BASE, pattern=r"^https?://[^/\s]+$")
     stripe_webhook_secret: str = Field(DEV_STRIPE_WEBHOOK_SECRET, min_length=32)
+    # Not a secret: checkouts collect cards with it (GET /api/payments/config tells them).
+    stripe_publishable_key: str = Field(DEV_STRIPE_PUBLISHABLE_KEY,
+                                        pattern=r"^pk_(test|live)_\S+$")
     # Payload encryption (oms/codec.py): `id:base64-key,...`, 32-byte keys, the first encrypts
     # new payloads and all decrypt. OMS_PAYLOAD_ENCRYPTION=false turns it off, to measure its
     # cost on one machine only. The codec server answers the Temporal Web UI at this origin
@@ -88,6 +92,8 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     temporal_ui_port: int = Field(8233, ge=1, le=65535)
+    # The dev stack's local chain (anvil), unless OMS_CHAIN_RPC_URL names a chain elsewhere.
+    dev_chain_port: int = Field(8545, ge=1, le=65535)
     data_dir: Path = Path(".oms")
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     log_level: str = "INFO"
@@ -147,6 +153,10 @@ class Settings(BaseSettings):
     escrow_contract: str | None = None
     receiving_address: str | None = None
     chain_signer_key: SecretStr | None = None
+    # Without a chain, crypto and escrow orders cannot be paid. For load tests and demos on a
+    # machine without one, this stand-in believes the checkout's claim and moves no money:
+    # never in production (refused beyond loopback and beside a chain).
+    chain_stand_in: bool = False
 
     @field_validator("database_url")
     @classmethod
@@ -218,6 +228,9 @@ class Settings(BaseSettings):
     def _whole_chain_or_none(self) -> Settings:
         if self.chain_rpc_url is None:
             return self
+        if self.chain_stand_in:
+            raise ValueError("OMS_CHAIN_STAND_IN is for machines without a chain; "
+                             "OMS_CHAIN_RPC_URL names one")
         missing = [f"OMS_{name.upper()}" for name in (
             "chain_id", "chain_tokens", "escrow_contract", "receiving_address",
             "chain_signer_key") if not getattr(self, name)]
@@ -266,6 +279,9 @@ class Settings(BaseSettings):
             ):
                 if value == dev:
                     raise ValueError(f"set {name} when the API listens beyond loopback")
+            if self.chain_stand_in:
+                raise ValueError("OMS_CHAIN_STAND_IN takes payments on trust: it is not for an "
+                                 "API that listens beyond loopback")
             if not self.payload_encryption:
                 raise ValueError("OMS_PAYLOAD_ENCRYPTION=false is for measurements on one "
                                  "machine: buyers' data would reach Temporal in plain text")

@@ -131,6 +131,10 @@ def settings(temporal_address: str, session_db_url: str, stripe_base: str) -> Se
         stripe_api_base=stripe_base,
         task_queue=f"orders-test-{uuid.uuid4().hex[:8]}",
         jwt_secret=JWT_SECRET,
+        # The suite's crypto and escrow orders carry made-up hashes and escrow ids
+        # (tests/factories.py), taken on trust here; the chain's own tests pay on a real
+        # chain (tests/payments_chain) and check that without one such orders are refused.
+        chain_stand_in=True,
         # The suite sends everything from one address: only the limiter's own tests
         # (tests/api/test_rate_limits.py) run with limits low enough to trip.
         **{f"rate_limit_{name}": "100000/minute"

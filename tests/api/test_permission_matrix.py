@@ -78,6 +78,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "GET /redoc": public(),
     "GET /health": public(),
     "GET /metrics": public(),
+    "GET /api/payments/config": public(),  # what a checkout needs; no secrets
     "POST /api/webhooks/shipping": signed(),
     "POST /api/webhooks/escrow": signed(),
     "POST /api/webhooks/stripe": signed(),
@@ -226,6 +227,7 @@ def http_requests(order_id, buyer, seller, body, notification_id, listing_id):
         "GET /redoc": ("GET", "/redoc", None),
         "GET /health": ("GET", "/health", None),
         "GET /metrics": ("GET", "/metrics", None),
+        "GET /api/payments/config": ("GET", "/api/payments/config", None),
         "POST /api/webhooks/shipping": ("POST", "/api/webhooks/shipping", {}),
         "POST /api/webhooks/escrow": ("POST", "/api/webhooks/escrow", {}),
         "POST /api/webhooks/stripe": ("POST", "/api/webhooks/stripe", {}),

@@ -141,6 +141,7 @@ def running_stack(workdir: Path, *, stripe_api_base: str, worker_env: dict[str, 
             "OMS_WORKER_METRICS_PORT": "0", "OMS_TEMPORAL_METRICS_PORT": "0",
             # A command no worker answers (all killed) is a 503 the client retries, soon.
             "OMS_TEMPORAL_RPC_TIMEOUT": "PT10S",
+            "OMS_CHAIN_STAND_IN": "true",  # its crypto orders carry made-up hashes
         })
         python = sys.executable
         workers = [Service(f"worker-{n}", [python, "-m", "oms.cli", "worker"],

@@ -24,7 +24,8 @@ SECRET = "e2e-secret-0123456789abcdef0123456789abcdef"
 
 def _env(tmp_path) -> tuple[dict[str, str], dict[str, int]]:
     ports = {"temporal": free_port(), "ui": free_port(), "api": free_port(),
-             "worker_metrics": free_port(), "sdk_metrics": free_port(), "stripe": free_port()}
+             "worker_metrics": free_port(), "sdk_metrics": free_port(), "stripe": free_port(),
+             "chain": free_port()}
     env = {
         **os.environ,
         "OMS_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
@@ -36,6 +37,7 @@ def _env(tmp_path) -> tuple[dict[str, str], dict[str, int]]:
         "OMS_DATA_DIR": str(tmp_path / "data"),
         "OMS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'data' / 'oms.db'}",
         "OMS_JWT_SECRET": SECRET,
+        "OMS_DEV_CHAIN_PORT": str(ports["chain"]),
     }
     return env, ports
 
@@ -55,11 +57,15 @@ def test_the_dev_stack_serves_an_order_and_stops_cleanly(tmp_path):
         api = f"http://127.0.0.1:{ports['api']}"
         buyer = {"Authorization": f"Bearer {mint_token(SECRET, 'buyer123')}"}
         seller = {"Authorization": f"Bearer {mint_token(SECRET, 'seller456')}"}
+        # The stack's chain: the demo buyer funds an escrow for the demo seller's wallet.
+        escrow_id = _pay(env, "escrow", "--amount", "200")
+        assert escrow_id.startswith("0x") and len(escrow_id) == 66
         with httpx.Client(base_url=api, timeout=30) as http:
             health = http.get("/health")  # the banner comes once the stack is healthy
             assert health.json()["status"] == "ok", health.text
             body = checkout_body(buyer_id="buyer123", seller_id="seller456",
                                  listing_id="listing789")
+            body["paymentResult"]["escrowId"] = escrow_id
             created = http.post("/api/orders", json=body, headers=buyer)
             assert created.status_code == 201, created.text
             order_id = created.json()["order"]["id"]
@@ -79,6 +85,18 @@ def test_the_dev_stack_serves_an_order_and_stops_cleanly(tmp_path):
         assert 'oms_orders_created_total{payment_method="escrow"} 1.0' in orders.text
         sdk = httpx.get(f"http://127.0.0.1:{ports['sdk_metrics']}/metrics", timeout=10)
         assert "temporal_" in sdk.text
+        # A crypto transfer from the demo buyer's wallet pays an order at once (the command
+        # waits for the confirmations).
+        crypto = checkout_body(buyer_id="buyer123", seller_id="seller456", method="crypto",
+                               listing_id="listing789", total="100", quantity=1)
+        crypto["paymentResult"]["transactionHash"] = _pay(env, "crypto", "--amount", "100")
+        with httpx.Client(base_url=api, timeout=30) as http:
+            config = http.get("/api/payments/config").json()
+            assert config["chain"]["chainId"] == 31337 and config["methods"]["crypto"] == {
+                "available": True, "reason": None}
+            created = http.post("/api/orders", json=crypto, headers=buyer)
+            assert created.status_code == 201, created.text
+            assert created.json()["order"]["status"] == "payment_confirmed"
         # The stack's localstripe takes a card payment, as the README's walkthrough starts,
         # and tells the stack's API about it with a signed payment_intent.succeeded.
         paid = subprocess.run(_oms("pay", "fiat", "--buyer", "buyer123", "--amount", "79.98",
@@ -110,7 +128,8 @@ def test_the_dev_stack_serves_an_order_and_stops_cleanly(tmp_path):
 
 
 @pytest.mark.parametrize("name, component", [("api", "API"),
-                                             ("stripe", "Stripe (localstripe)")])
+                                             ("stripe", "Stripe (localstripe)"),
+                                             ("chain", "chain (anvil)")])
 def test_a_busy_port_gets_a_clear_message_not_a_traceback(tmp_path, name, component):
     env, ports = _env(tmp_path)
     with socket.socket() as holder:
@@ -131,6 +150,14 @@ def test_token_command_mints_a_token_the_api_accepts(tmp_path):
 
     principal = decode_token(SECRET, out)
     assert (principal.user_id, principal.role) == ("ops1", Role.OPERATOR)
+
+
+def _pay(env: dict[str, str], method: str, *args: str) -> str:
+    """`oms pay <method>`'s output: a transaction hash or an escrow id."""
+    paid = subprocess.run(_oms("pay", method, *args), env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert paid.returncode == 0, paid.stderr
+    return paid.stdout.strip()
 
 
 def _read_until(proc: subprocess.Popen, marker: str, timeout: float) -> str:

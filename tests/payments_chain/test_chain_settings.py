@@ -6,14 +6,16 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from activities.payments import LedgerStandIn, payment_providers
+from activities.payments import LedgerStandIn, NoChain, payment_providers
 from db.engine import create_database
 from domain.order import PaymentMethod
 from oms.settings import Settings, problems
 from payments.chain_escrow import EscrowPayments
 from payments.chain_provider import Chain, CryptoTransfers
+from payments.errors import ProviderRefused
 from payments.stripe_provider import StripeProvider
 from tests.chain import role_accounts
+from tests.unit.test_settings import PUBLIC_API
 
 ACCOUNTS = role_accounts()
 ARBITER, TOKEN, ESCROW = (ACCOUNTS["arbiter"], ACCOUNTS["deployer"].address,
@@ -46,11 +48,36 @@ def test_a_whole_chain_configuration_is_read_with_lowercase_addresses_checksumme
     assert KEY.removeprefix("0x") not in repr(settings) + str(settings.model_dump())
 
 
-def test_without_a_chain_crypto_and_escrow_keep_the_stand_in(monkeypatch):
-    assert _settings(monkeypatch, {}).chain_rpc_url is None
-    providers = payment_providers(StripeProvider.from_settings(Settings(_env_file=None)))
-    assert isinstance(providers[PaymentMethod.CRYPTO], LedgerStandIn)
-    assert isinstance(providers[PaymentMethod.ESCROW], LedgerStandIn)
+def test_without_a_chain_crypto_and_escrow_are_refused_unless_the_stand_in_is_asked_for(
+        monkeypatch):
+    settings = _settings(monkeypatch, {})
+    assert (settings.chain_rpc_url, settings.chain_stand_in) == (None, False)
+    stripe = StripeProvider.from_settings(settings)
+    refused = payment_providers(stripe)
+    on_trust = payment_providers(stripe, stand_in=True)
+    for method in (PaymentMethod.CRYPTO, PaymentMethod.ESCROW):
+        assert isinstance(refused[method], NoChain)
+        assert isinstance(on_trust[method], LedgerStandIn)
+
+
+async def test_no_chain_refuses_to_verify_or_move_money_and_says_why():
+    no_chain = NoChain(PaymentMethod.ESCROW)
+    for attempt in (no_chain.verify, no_chain.refund, no_chain.release):
+        with pytest.raises(ProviderRefused, match="escrow payments need a chain.*"
+                                                  "OMS_CHAIN_RPC_URL"):
+            await attempt(None)  # refused before the command is looked at
+
+
+def test_the_stand_in_is_refused_beside_a_chain_and_beyond_loopback(monkeypatch):
+    assert _problems(monkeypatch, {**CHAIN, "OMS_CHAIN_STAND_IN": "true"}) == [
+        "OMS_CHAIN_STAND_IN is for machines without a chain; OMS_CHAIN_RPC_URL names one"]
+    for name in ("CHAIN_RPC_URL", "CHAIN_ID", "CHAIN_TOKENS", "ESCROW_CONTRACT",
+                 "RECEIVING_ADDRESS", "CHAIN_SIGNER_KEY"):
+        monkeypatch.delenv(f"OMS_{name}")
+    public = {**PUBLIC_API, "OMS_CHAIN_STAND_IN": "true"}
+    assert _problems(monkeypatch, public) == [
+        "OMS_CHAIN_STAND_IN takes payments on trust: it is not for an API that listens beyond "
+        "loopback"]
 
 
 async def test_with_a_chain_the_worker_gets_the_chain_providers(monkeypatch, sqlite_url):

@@ -53,6 +53,7 @@ OPERATION_IDS = {
     "GET /api/notifications": "listNotifications",
     "POST /api/notifications/{notification_id}/read": "markNotificationRead",
     "GET /health": "getHealth",
+    "GET /api/payments/config": "getPaymentsConfig",
     "POST /api/webhooks/shipping": "receiveShippingWebhook",
     "POST /api/webhooks/escrow": "receiveEscrowWebhook",
     "POST /api/webhooks/stripe": "receiveStripeWebhook",

@@ -45,6 +45,7 @@ def _worker_process(settings, log: Path) -> subprocess.Popen:
         "OMS_STRIPE_API_BASE": settings.stripe_api_base,
         "OMS_JWT_SECRET": settings.jwt_secret,
         "OMS_GATEWAY_LATENCY": KILL_WINDOW,
+        "OMS_CHAIN_STAND_IN": str(settings.chain_stand_in).lower(),
         "OMS_WORKER_METRICS_PORT": "0",
         "OMS_TEMPORAL_METRICS_PORT": "0",
     })
