@@ -173,7 +173,8 @@ class PaymentActivities:
             activity.logger.info("payment %s refused: %s", cmd.reference, judgement.message)
         return PaymentCheck(verdict=judgement.verdict,
                             code=judgement.code.value if judgement.code else None,
-                            message=judgement.message, provider_fee=verified.provider_fee)
+                            message=judgement.message, provider_fee=verified.provider_fee,
+                            gas_fee=verified.gas_fee)
 
     @activity.defn
     async def refund_payment(self, cmd: PaymentCommand) -> PaymentOperationResult:

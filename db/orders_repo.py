@@ -93,7 +93,7 @@ async def _insert_order(conn: AsyncConnection, cmd: CreateOrderCommand, listings
             # reports one.
             processing_fees=(cmd.provider_fee if cmd.provider_fee is not None
                              else pay.processing_fee),
-            gas_fees=pay.gas_fee,
+            gas_fees=cmd.gas_fee if cmd.gas_fee is not None else pay.gas_fee,
             status=cmd.initial_status.value,
             status_updated_at=now,
             last_sequence=0,

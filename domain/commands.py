@@ -283,6 +283,7 @@ class CreateOrderCommand:
     created_at: datetime
     estimated_delivery: date
     provider_fee: Decimal | None = None  # what the payment provider says it kept
+    gas_fee: Decimal | None = None  # what the chain says the payment's transaction cost
 
 
 @dataclass(frozen=True)
@@ -310,6 +311,7 @@ class PaymentCheck:
     code: str | None = None  # an ErrorCode when refused
     message: str = ""
     provider_fee: Decimal | None = None
+    gas_fee: Decimal | None = None
 
 
 @dataclass(frozen=True)

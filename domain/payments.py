@@ -33,6 +33,8 @@ class VerifiedPayment:
     currency: str | None = None  # upper case, as orders write it
     payer: str | None = None  # the buyer id the provider's record names
     provider_fee: Decimal | None = None  # what the provider kept, in the same currency
+    # What the payment's transaction cost its sender on chain, in the chain's own coin (ETH).
+    gas_fee: Decimal | None = None
 
     @classmethod
     def unknown(cls, provider_id: str) -> VerifiedPayment:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from eth_utils import keccak
 
 from domain.commands import PaymentCommand, VerifyPaymentCommand
 from domain.payments import PaymentStatus, ProviderRefund, VerifiedPayment
-from payments.chain_provider import Chain
+from payments.chain_provider import Chain, gas_fee
 from payments.chain_signer import node_errors
 from payments.errors import ProviderRefused
 
@@ -84,6 +85,7 @@ class EscrowPayments:
         created = await self._logs(reference, [CREATED])
         confirmed = bool(created) and await chain.confirmed(created[-1]["blockNumber"])
         return VerifiedPayment(
+            gas_fee=await self._gas_fee(created[-1]) if created else None,
             provider_id=reference,
             status=PaymentStatus.SUCCEEDED if confirmed else PaymentStatus.PROCESSING,
             amount=await chain.major(record["token"], record["amount"]),
@@ -148,6 +150,12 @@ class EscrowPayments:
                                   f"{paid_buyer} units to the buyer and {paid_seller} to the "
                                   f"seller in {tx_hash}")
         return tx_hash
+
+    async def _gas_fee(self, log: Any) -> Decimal:
+        """What the transaction that funded the escrow cost the buyer."""
+        async with node_errors(f"transaction {bytes(log['transactionHash']).hex()}"):
+            return gas_fee(await self._chain.w3.eth.get_transaction_receipt(
+                log["transactionHash"]))
 
     async def _record(self, escrow_id: str) -> dict[str, Any]:
         async with node_errors(f"escrow {escrow_id}"):

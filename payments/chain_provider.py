@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 from typing import Any
 
 from eth_abi import decode as abi_decode
@@ -34,6 +34,7 @@ from payments.chain_signer import ChainSigner, node_errors
 from payments.errors import ProviderRefused
 
 TX_HASH = re.compile(ids.TRANSACTION_HASH_PATTERN)
+GAS_FEE_PLACES = Decimal("0.00000001")
 TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
 # The two ERC-20 functions used here, so no token ABI has to be shipped.
 _DECIMALS = "0x" + keccak(text="decimals()")[:4].hex()
@@ -167,7 +168,7 @@ class CryptoTransfers:
         confirmed = await chain.confirmed(receipt["blockNumber"])
         return await self._verified(reference, paid, cmd, wallet,
                                     PaymentStatus.SUCCEEDED if confirmed
-                                    else PaymentStatus.PROCESSING)
+                                    else PaymentStatus.PROCESSING, gas_fee(receipt))
 
     async def _pending(self, reference: str, cmd: VerifyPaymentCommand,
                        wallet: str) -> VerifiedPayment:
@@ -186,13 +187,14 @@ class CryptoTransfers:
         return await self._verified(reference, paid, cmd, wallet, PaymentStatus.PROCESSING)
 
     async def _verified(self, reference: str, paid: Transfer, cmd: VerifyPaymentCommand,
-                        wallet: str, status: PaymentStatus) -> VerifiedPayment:
+                        wallet: str, status: PaymentStatus,
+                        gas: Decimal | None = None) -> VerifiedPayment:
         chain = self._chain
         return VerifiedPayment(
             provider_id=reference, status=status,
             amount=await chain.major(paid.token, paid.units),
             currency=chain.currencies.get(paid.token),
-            payer=chain.payer(paid.sender, wallet, cmd.buyer_id))
+            payer=chain.payer(paid.sender, wallet, cmd.buyer_id), gas_fee=gas)
 
     async def refund(self, cmd: PaymentCommand) -> str:
         """A transfer back to the wallet that paid, once per key; its transaction hash."""
@@ -217,6 +219,14 @@ class CryptoTransfers:
 
     async def refunds(self, reference: str) -> list[ProviderRefund]:
         return []  # a transfer back from elsewhere is not this service's to find
+
+
+def gas_fee(receipt: Any) -> Decimal:
+    """What a mined transaction cost its sender, in the chain's coin (ETH), at the 8 places
+    orders.gas_fees keeps (the specification's DECIMAL(18,8)), rounded up so that a fee paid
+    never reads as none."""
+    wei = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    return Decimal(wei).scaleb(-18).quantize(GAS_FEE_PLACES, rounding=ROUND_UP)
 
 
 def _transfers(receipt: Any) -> list[Transfer]:

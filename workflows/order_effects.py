@@ -93,11 +93,10 @@ class OrderEffects:
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)),
         )
 
-    async def create_order(self, now: datetime, *, paid: bool,
-                           provider_fee: Decimal | None = None
+    async def create_order(self, now: datetime, *, paid: bool, check: PaymentCheck | None = None
                            ) -> tuple[OrderSnapshot, list[ExternalEvent]]:
-        """Write the order, paid or still pending; returns its first snapshot and any events
-        that arrived before it."""
+        """Write the order, paid or still pending, with the fees its provider's `check`
+        reported; returns its first snapshot and any events that arrived before it."""
         input, req = self._input, self._input.request
         status = initial_status(req.payment.method, paid)
         delivery = (input.policy.express_delivery if req.shipping_method == "express"
@@ -111,7 +110,8 @@ class OrderEffects:
                 initial_status=status,
                 created_at=now,
                 estimated_delivery=(now + delivery).date(),
-                provider_fee=provider_fee,
+                provider_fee=check.provider_fee if check else None,
+                gas_fee=check.gas_fee if check else None,
             ),
         )
         snapshot = OrderSnapshot(

@@ -180,15 +180,15 @@ class OrderWorkflow:
     # ---- creation ------------------------------------------------------------------------------
 
     async def _create(self) -> OrderOutcome | None:
-        paid, fee = self._input.request.payment.final, None
+        paid, check = self._input.request.payment.final, None
         if workflow.patched(VERIFY_PAYMENT):
             check = await self._effects.verify_payment()
             if check.verdict is Verdict.REFUSED:
                 await self._refuse(check)
-            paid, fee = check.verdict is Verdict.PAID, check.provider_fee
+            paid = check.verdict is Verdict.PAID
         try:
             self._order, self._early = await self._effects.create_order(
-                workflow.now(), paid=paid, provider_fee=fee)
+                workflow.now(), paid=paid, check=check)
         except (ActivityError, ApplicationError) as err:
             # A remote activity's failure arrives wrapped in an ActivityError, a local one's
             # as the activity raised it.

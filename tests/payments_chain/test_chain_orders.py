@@ -4,6 +4,7 @@ anvil: the workflow asks the chain, waits for confirmations, and gives money bac
 from __future__ import annotations
 
 import uuid
+from decimal import ROUND_UP, Decimal
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -86,6 +87,12 @@ async def test_a_crypto_order_is_paid_after_its_confirmations_and_refunded_on_ch
         return True
 
     await eventually(confirmed, timeout=20)
+    # The gas recorded is what the chain says the transfer cost, not the checkout's gasUsed.
+    wei = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    details = (await api.get(f"/api/orders/{order_id}", headers=bearer(buyer))).json()
+    assert body["paymentResult"]["gasUsed"] == "0.00042"
+    assert Decimal(details["order"]["payment"]["gasFee"]) == Decimal(wei).scaleb(-18).quantize(
+        Decimal("1e-8"), ROUND_UP)
     buyer_before = await chain.balance(chain.buyer)
     cancelled = await api.post(f"/api/orders/{order_id}/cancel",
                                json={"reasonCode": "buyer_request"},
@@ -128,6 +135,9 @@ async def test_an_escrow_order_is_locked_once_funded_and_confirmed_and_refunded_
     assert created.status_code == 201, created.text
     order = created.json()["order"]
     assert order["status"] == "escrow_locked"
+    details = (await api.get(f"/api/orders/{order['id']}", headers=bearer(buyer))).json()
+    gas = Decimal(details["order"]["payment"]["gasFee"])  # what funding the escrow cost
+    assert Decimal(0) < gas < Decimal("0.01")
     buyer_before = await chain.balance(chain.buyer)
     cancelled = await api.post(f"/api/orders/{order['id']}/cancel",
                                json={"reasonCode": "buyer_request"},

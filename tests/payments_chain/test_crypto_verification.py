@@ -3,7 +3,7 @@ address, of its total in its currency's token, with the confirmations (on a real
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 
 from domain.errors import ErrorCode
 from domain.order import PaymentMethod
@@ -31,6 +31,20 @@ async def test_a_transfer_pays_only_once_it_has_its_confirmations(chain, db, cry
         assert check.verdict is Verdict.PENDING, check
         await chain.mine()
     assert (await verify(db, CRYPTO, crypto, tx_hash)).verdict is Verdict.PAID
+
+
+async def test_the_gas_the_transfer_cost_is_read_from_its_receipt_not_the_checkout(
+        chain, db, crypto):
+    tx_hash = await _pay(chain)
+    await chain.mine(CONFIRMATIONS)
+    receipt = await chain.w3.eth.get_transaction_receipt(tx_hash)
+    wei = receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    assert wei > 0
+    check = await verify(db, CRYPTO, crypto, tx_hash)
+    assert check.verdict is Verdict.PAID
+    # In ETH at the column's 8 places, rounded up: never less than was paid, under 1e-8 more.
+    assert check.gas_fee == Decimal(wei).scaleb(-18).quantize(Decimal("1e-8"), ROUND_UP)
+    assert 0 <= check.gas_fee - Decimal(wei).scaleb(-18) < Decimal("1e-8")
 
 
 async def test_a_transfer_the_node_has_not_mined_yet_is_pending(chain, db, crypto):
