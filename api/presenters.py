@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -287,6 +287,22 @@ def _buyer(row: Row) -> dict[str, Any]:
     return {"id": row.buyer_id, "name": row.buyer_name}
 
 
+def _every_day(by_day, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """One entry per UTC day the window touches, days without orders at zero: a chart's
+    x axis."""
+    known = {d.day: d for d in by_day}
+    first, last = start.astimezone(UTC).date(), (end - timedelta(microseconds=1)).astimezone(
+        UTC).date()
+    out = []
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        d = known.get(day)
+        out.append({"day": day.isoformat(), "created": d.created if d else 0,
+                    "completed": d.completed if d else 0, "cancelled": d.cancelled if d else 0,
+                    "timeToShipSeconds": d.to_shipped_seconds if d else None})
+    return out
+
+
 def stats(result, start: datetime, end: datetime, *, seller_id: str | None) -> dict[str, Any]:
     days = max((end - start).total_seconds() / 86400, 1e-9)
     created = result.created
@@ -307,6 +323,7 @@ def stats(result, start: datetime, end: datetime, *, seller_id: str | None) -> d
         "averageOrderValue": {cur: money(value, cur) for cur, value in
                               result.average_value.items()},
         "timeToFulfilmentSeconds": result.fulfilment_seconds,
+        "ordersPerDay": _every_day(result.by_day, start, end),
         "paymentMethods": {
             method: {"orders": m["orders"], "share": rate(m["orders"], created),
                      "successRate": rate(m["completed"], m["completed"] + m["failed"])}

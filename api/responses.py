@@ -319,6 +319,14 @@ class PaymentMethodStats(Out):
     success_rate: float | None
 
 
+class DayStats(Out):
+    day: Day
+    created: int  # orders created that day (UTC)
+    completed: int  # of them, completed by now
+    cancelled: int  # of them, cancelled by now
+    time_to_ship_seconds: float | None  # mean, creation to shipping, of those shipped
+
+
 class Stats(Out):
     scope: StatsScope
     from_: Timestamp | None = Field(alias="from")
@@ -332,6 +340,7 @@ class Stats(Out):
     average_order_value: dict[str, Money | None]
     time_to_fulfilment_seconds: dict[str, float | None]
     payment_methods: dict[str, PaymentMethodStats]
+    orders_per_day: list[DayStats]
 
 
 class StatsView(Out):

@@ -9,7 +9,7 @@ them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Select, and_, bindparam, func, literal_column, select
@@ -32,6 +32,18 @@ class OrderStats:
     average_value: dict[str, Decimal]  # per currency
     fulfilment_seconds: dict[str, float | None]  # created -> shipped, created -> delivered
     by_method: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_day: list[DayStats] = field(default_factory=list)  # days with orders, in order
+
+
+@dataclass(frozen=True)
+class DayStats:
+    """The orders created on one UTC day, and what has become of them."""
+
+    day: date
+    created: int
+    completed: int
+    cancelled: int
+    to_shipped_seconds: float | None  # mean, over those shipped
 
 
 async def order_stats(db: Database, *, seller_id: str | None, start: datetime,
@@ -66,7 +78,14 @@ async def order_stats(db: Database, *, seller_id: str | None, start: datetime,
             method["completed"] += g.n
         elif g.status in ("failed", "cancelled", "refunded"):
             method["failed"] += g.n
+    days = await driver_reads.fetch_all(
+        db, ("stats-days", dialect, seller_id is not None),
+        lambda: _days(dialect, by_seller=seller_id is not None), params, prepare=False)
     return OrderStats(
+        by_day=[DayStats(day=_as_date(d.day), created=d.n, completed=d.completed,
+                         cancelled=d.cancelled, to_shipped_seconds=_mean(d.to_shipped or 0,
+                                                                         d.shipped))
+                for d in days],
         counts_by_status=by_status,
         created=created,
         completed=sum(g.n for g in groups if g.status == "completed"),
@@ -102,6 +121,28 @@ def _window_groups(dialect: str, *, by_seller: bool) -> Select:
                    func.count(o.c.actual_delivery_date).label("delivered"))
             .where(and_(*window))
             .group_by(o.c.payment_method, o.c.currency, o.c.status, o.c.cancelled_from))
+
+
+def _days(dialect: str, *, by_seller: bool) -> Select:
+    """The window's orders by the UTC day they were created."""
+    window = [o.c.created_at >= bindparam("start"), o.c.created_at < bindparam("end")]
+    if by_seller:
+        window.append(o.c.seller_id == bindparam("seller_id"))
+    # Literals, not parameters: the statement is compiled once and run with the window's only.
+    day = (func.date(func.timezone(literal_column("'UTC'"), o.c.created_at))
+           if dialect == "postgresql" else func.date(o.c.created_at))  # SQLite keeps UTC
+    return (select(day.label("day"), func.count().label("n"),
+                   func.count().filter(o.c.status == literal_column("'completed'"))
+                   .label("completed"),
+                   func.count().filter(o.c.status == literal_column("'cancelled'"))
+                   .label("cancelled"),
+                   func.sum(_seconds(dialect, o.c.shipped_at)).label("to_shipped"),
+                   func.count(o.c.shipped_at).label("shipped"))
+            .where(and_(*window)).group_by(day).order_by(day))
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def _seconds(dialect: str, later):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -132,6 +133,13 @@ async def test_stats_for_a_seller_and_the_platform(api, market):
     assert own["ordersCreated"] == 3 and own["countsByStatus"] == {"payment_confirmed": 3}
     assert own["averageOrderValue"] == {"USD": "100.00"}
     assert own["paymentMethods"]["fiat"]["orders"] == 3
+    # Every UTC day of the last 30 days, today's last with the three orders made just now.
+    days = own["ordersPerDay"]
+    assert [date.fromisoformat(d["day"]) for d in days] == [
+        date.fromisoformat(days[0]["day"]) + timedelta(days=n) for n in range(len(days))]
+    assert len(days) in (30, 31) and days[-1]["day"] == datetime.now(UTC).date().isoformat()
+    assert (days[-1]["created"], days[-1]["cancelled"]) == (3, 0)
+    assert sum(d["created"] for d in days) == 3
     platform = (await api.get("/api/orders/stats", headers=OPS)).json()["stats"]
     assert platform["scope"] == {"platform": True} and platform["ordersCreated"] >= 5
     for_s2 = (await api.get(f"/api/orders/stats?sellerId={s2}", headers=OPS)).json()["stats"]

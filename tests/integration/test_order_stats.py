@@ -70,3 +70,25 @@ async def test_statistics_match_the_hand_computed_figures(db):
     }
     assert platform.created == 5  # the other seller's order too
     assert platform.counts_by_status["payment_confirmed"] >= 2
+
+
+async def test_orders_per_day_count_by_the_utc_day_each_order_was_created(db):
+    seller = unique("seller")
+    listing = await seed_listing(db, seller_id=seller, inventory=100)
+    created = {}
+    for name, at in (("early", T0), ("late", T0 + 23 * H + timedelta(minutes=59)),
+                     ("next", T0 + 24 * H), ("later", T0 + 72 * H + 5 * H)):
+        created[name], _ = await make_order(db, seller=seller, buyer=unique("b"),
+                                            listing=listing, at=at)
+    await walk(db, created["early"], seller, [(S.ORDER_CONFIRMED, 1), (S.PROCESSING, 2),
+                                              (S.READY_TO_SHIP, 3), (S.SHIPPED, 6)])
+    await walk(db, created["late"], seller, [(S.CANCELLED, 24)])
+
+    stats = await order_stats(db, seller_id=seller, start=T0, end=T0 + 5 * 24 * H)
+
+    assert [(d.day.isoformat(), d.created, d.completed, d.cancelled, d.to_shipped_seconds)
+            for d in stats.by_day] == [
+        ("2026-05-01", 2, 0, 1, 6 * 3600.0),  # early (shipped 6 h after T0) and late
+        ("2026-05-02", 1, 0, 0, None),
+        ("2026-05-04", 1, 0, 0, None),
+    ]

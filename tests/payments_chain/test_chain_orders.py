@@ -4,9 +4,9 @@ anvil: the workflow asks the chain, waits for confirmations, and gives money bac
 from __future__ import annotations
 
 import uuid
-from decimal import ROUND_UP, Decimal
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from decimal import ROUND_UP, Decimal
 
 import httpx
 import pytest
