@@ -60,7 +60,7 @@ class ListParams:
 
 
 def _decode_key(sort: str, values: list) -> tuple:
-    if sort == "createdAt":
+    if sort in ("createdAt", "statusUpdatedAt"):
         return (datetime.fromisoformat(values[0]), str(values[1]))
     if sort == "status":
         return (OrderStatus(values[0]).value, datetime.fromisoformat(values[1]), str(values[2]))
@@ -73,7 +73,8 @@ async def list_params(
     paymentMethod: Annotated[PaymentMethod | None, Query()] = None,  # noqa: N803 - wire name
     createdFrom: Annotated[AwareDatetime | None, Query()] = None,  # noqa: N803
     createdTo: Annotated[AwareDatetime | None, Query()] = None,  # noqa: N803
-    sortBy: Annotated[Literal["createdAt", "status", "totalAmount"], Query()] = "createdAt",  # noqa: N803
+    sortBy: Annotated[Literal["createdAt", "status", "totalAmount", "statusUpdatedAt"],  # noqa: N803
+                      Query()] = "createdAt",
     sortOrder: Annotated[Literal["asc", "desc"], Query()] = "desc",  # noqa: N803
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,

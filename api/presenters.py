@@ -11,7 +11,9 @@ from sqlalchemy import Row
 from db.order_lists import LineSummary
 from domain.commands import OrderSnapshot
 from domain.money import to_wire
+from domain.order import PaymentMethod
 from domain.refunds import RefundOutcome
+from workflows.shared import workflow_id_for
 
 
 def iso(value: datetime | date | None) -> str | None:
@@ -266,6 +268,7 @@ def list_item(row: Row, lines: list[LineSummary], view: str, caller: str | None 
         "paymentMethod": row.payment_method,
         "paymentStatus": row.payment_status,
         "createdAt": iso(row.created_at),
+        "statusUpdatedAt": iso(row.status_updated_at),
         "estimatedDelivery": iso(row.estimated_delivery),
         "trackingNumber": row.tracking_number,
     }
@@ -276,6 +279,9 @@ def list_item(row: Row, lines: list[LineSummary], view: str, caller: str | None 
     else:
         item["buyer"], item["seller"] = _buyer(row), _seller(row)
         item["buyerId"], item["sellerId"] = row.buyer_id, row.seller_id
+        # Operators open the order's run in the Temporal Web UI by it.
+        item["workflowId"] = workflow_id_for(PaymentMethod(row.payment_method),
+                                             row.payment_reference)
     return item
 
 

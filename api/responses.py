@@ -283,12 +283,14 @@ class ListItem(Out):
     payment_method: str
     payment_status: str
     created_at: Timestamp | None
+    status_updated_at: Timestamp | None
     estimated_delivery: Day | None
     tracking_number: str | None
     buyer: ListBuyer | None = None
     seller: Seller | None = None
     buyer_id: str | None = None
     seller_id: str | None = None
+    workflow_id: str | None = Field(None, description="operators' views: the order's workflow")
 
 
 class Pagination(Out):
@@ -341,6 +343,19 @@ class Stats(Out):
     time_to_fulfilment_seconds: dict[str, float | None]
     payment_methods: dict[str, PaymentMethodStats]
     orders_per_day: list[DayStats]
+
+
+class StatusAge(Out):
+    status: str
+    count: int
+    oldest_since: Timestamp | None
+    by_age: dict[str, int] = Field(
+        description="underAnHour, underADay, underThreeDays, older: since the last change")
+
+
+class AgeingView(Out):
+    at: Timestamp | None
+    statuses: list[StatusAge]
 
 
 class StatsView(Out):

@@ -40,10 +40,13 @@ SORT_KEYS: dict[str, tuple[ColumnElement, ...]] = {
     "createdAt": (o.c.created_at, o.c.id),
     "status": (o.c.status, o.c.created_at, o.c.id),
     "totalAmount": (o.c.total_units, o.c.id),
+    # How long orders have been where they are: an operator's oldest disputes first.
+    "statusUpdatedAt": (o.c.status_updated_at, o.c.id),
 }
 LIST_COLUMNS = (
     o.c.id, o.c.order_number, o.c.status, o.c.total_amount, o.c.total_units, o.c.currency,
-    o.c.payment_method, o.c.payment_status, o.c.created_at, o.c.estimated_delivery,
+    o.c.payment_method, o.c.payment_status, o.c.payment_reference, o.c.created_at,
+    o.c.status_updated_at, o.c.estimated_delivery,
     o.c.buyer_id, o.c.seller_id, o.c.tracking_number, buyer.c.name.label("buyer_name"),
     seller.c.name.label("seller_name"), seller.c.store_name.label("seller_store_name"),
 )

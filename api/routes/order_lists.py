@@ -22,8 +22,9 @@ from api.errors import PROBLEM_RESPONSES, ApiError, problem_responses
 from api.list_params import ListParams, list_params, scoped
 from api.params import SellerIdQuery, UserIdPath
 from api.permissions import Grant
-from api.responses import OrderPage, SearchResults, StatsView
+from api.responses import AgeingView, OrderPage, SearchResults, StatsView
 from db import order_lists
+from db.order_ageing import order_ageing
 from db.order_stats import order_stats
 from domain.errors import ErrorCode
 
@@ -99,6 +100,19 @@ async def _page(db, params: ListParams, *, view: str) -> dict[str, Any]:
     lines = await order_lists.lines_of(db, [r.id for r in page.rows])
     return {"orders": [presenters.list_item(r, lines.get(r.id, []), view) for r in page.rows],
             "pagination": pagination}
+
+
+@router.get("/ageing", operation_id="getOrderAgeing", response_model=AgeingView,
+            responses=problem_responses(403))
+async def ageing(user: CurrentUser, db: DbDep) -> dict[str, Any]:
+    """Operators, support and `orders:read`: for every status that is not final, how many
+    orders are in it and for how long (since their last change: under an hour, a day, three
+    days, or older), and the oldest one's time: what may be stuck."""
+    permissions.require(user, Grant.READ_ANY_ORDER)
+    now = datetime.now(UTC)
+    return {"at": presenters.iso(now), "statuses": [
+        {"status": a.status, "count": a.count, "oldestSince": presenters.iso(a.oldest_since),
+         "byAge": a.by_age} for a in await order_ageing(db, now=now)]}
 
 
 @router.get("/stats", operation_id="getOrderStats", response_model=StatsView,

@@ -126,6 +126,46 @@ async def test_a_seller_exports_its_orders_as_csv(api, market):
     assert {r["totalAmount"] for r in rows} == {"100.00"}
 
 
+async def test_operators_page_by_time_in_status_and_see_each_orders_workflow(api, market):
+    a, _, s1, _, orders = market
+    moved = orders[a][1]["id"]  # its status changes last: it is the youngest in its status
+    answer = await api.put(f"/api/orders/{moved}/status", json={"status": "order_confirmed"},
+                           headers=bearer(s1))
+    assert answer.status_code == 200, answer.text
+    query = f"/api/orders?sortBy=statusUpdatedAt&sortOrder=asc&limit=2&createdFrom={_since(orders)}"
+    first = (await api.get(query, headers=OPS)).json()
+    rest = (await api.get(f"{query}&cursor={first['pagination']['nextCursor']}",
+                          headers=OPS)).json()
+    rows = first["orders"] + rest["orders"]
+    while rest["pagination"]["nextCursor"]:
+        rest = (await api.get(f"{query}&cursor={rest['pagination']['nextCursor']}",
+                              headers=OPS)).json()
+        rows += rest["orders"]
+    ours = [r for r in rows if r["id"] in {o["id"] for o in orders[a]}]
+    assert ours[-1]["id"] == moved
+    times = [r["statusUpdatedAt"] for r in rows]
+    assert times == sorted(times)
+    assert all(r["workflowId"].startswith("order-fiat-pi_") for r in ours)
+    own = (await api.get(f"/api/orders/seller/{s1}", headers=bearer(s1))).json()["orders"]
+    assert "workflowId" not in own[0] and own[0]["statusUpdatedAt"]
+
+
+async def test_the_ageing_counts_what_is_not_final_by_status(api, market):
+    answer = await api.get("/api/orders/ageing", headers=OPS)
+    assert answer.status_code == 200, answer.text
+    statuses = {s["status"]: s for s in answer.json()["statuses"]}
+    confirmed = statuses["payment_confirmed"]
+    assert confirmed["count"] >= 5 and confirmed["byAge"]["underAnHour"] >= 5
+    assert sum(confirmed["byAge"].values()) == confirmed["count"]
+    assert "completed" not in statuses
+    assert (await api.get("/api/orders/ageing", headers=bearer(market[0]))).status_code == 403
+
+
+def _since(orders) -> str:
+    first = min(o["createdAt"] for buyer in orders.values() for o in buyer)
+    return first.replace("+00:00", "Z").replace(":", "%3A")
+
+
 async def test_stats_for_a_seller_and_the_platform(api, market):
     _, _, s1, s2, _ = market
     own = (await api.get("/api/orders/stats", headers=bearer(s1))).json()["stats"]

@@ -108,6 +108,10 @@ EXPECTED: dict[str, dict[str, str]] = {
         ok=(*PEOPLE, *STAFF, "orders:read"),
         forbidden=("no_scope", "orders:create", "shipping:report", "catalog:write",
                    "users:write")),
+    "GET /api/orders/ageing": cells(
+        ok=("operator", "support", "orders:read"),
+        forbidden=(*PEOPLE, "no_scope", "orders:create", "shipping:report", "catalog:write",
+                   "users:write")),
     "GET /api/orders/stats": cells(  # asked for the order's seller
         ok=("seller", *STAFF),
         forbidden=("buyer", "other_buyer", "other_seller", *NOT_FOR_INTEGRATIONS)),
@@ -241,6 +245,7 @@ def http_requests(order_id, buyer, seller, body, notification_id, listing_id):
         "GET /api/orders/seller/{seller_id}": ("GET", f"/api/orders/seller/{seller}", None),
         "GET /api/orders/search": ("GET", "/api/orders/search?q=ORD", None),
         "GET /api/orders/stats": ("GET", f"/api/orders/stats?sellerId={seller}", None),
+        "GET /api/orders/ageing": ("GET", "/api/orders/ageing", None),
         "GET /api/orders/seller/{seller_id}/export.csv":
             ("GET", f"/api/orders/seller/{seller}/export.csv", None),
         "POST /api/orders": ("POST", "/api/orders", unpaid),

@@ -54,6 +54,7 @@ OPERATION_IDS = {
     "POST /api/notifications/{notification_id}/read": "markNotificationRead",
     "GET /health": "getHealth",
     "GET /api/payments/config": "getPaymentsConfig",
+    "GET /api/orders/ageing": "getOrderAgeing",
     "POST /api/webhooks/shipping": "receiveShippingWebhook",
     "POST /api/webhooks/escrow": "receiveEscrowWebhook",
     "POST /api/webhooks/stripe": "receiveStripeWebhook",
