@@ -147,6 +147,11 @@ class Settings(BaseSettings):
     escrow_contract: str | None = None
     receiving_address: str | None = None
     chain_signer_key: SecretStr | None = None
+    # The escrow event listener (`oms chain-listen`, chain_events/): the first block it scans
+    # when it has no cursor yet (the escrow contract's deployment block saves scanning the
+    # chain's history), and how often it asks the node for new blocks.
+    chain_start_block: int = Field(0, ge=0)
+    chain_poll_seconds: float = Field(2.0, gt=0, le=3600)
 
     @field_validator("database_url")
     @classmethod
