@@ -129,6 +129,7 @@ class ChainListener:
         for event in events:
             if blocks[event.block_number].hash != event.block_hash:
                 raise ChainMoved(f"block {event.block_number} is not the block of its logs")
+        await self._sink.prepare(events)
         deliveries = await self._deliver(events, blocks)
         in_block = {n: tuple(e.key for e in events if e.block_number == n) for n in numbers}
         recent = cursor.recent + tuple(SeenBlock(n, blocks[n].hash, in_block[n])

@@ -19,8 +19,9 @@ from db import tables as t
 from db.engine import Database
 from db.ids import row_id
 from domain.commands import AlertCommand
+from domain.events import EventSource
 from domain.order import OrderStatus, PaymentMethod
-from webhooks import ingest
+from webhooks import inbox, ingest
 from webhooks.ingest import Delivery
 from workflows.shared import workflow_id_for
 
@@ -38,6 +39,9 @@ class Orphaned:
 
 
 class EventSink(Protocol):
+    async def prepare(self, events: list[ChainEvent]) -> None:
+        """Once per block range, before its deliveries."""
+
     async def deliver(self, event: ChainEvent, timestamp: int) -> Delivery:
         """Check and signal one event; writes nothing."""
 
@@ -55,9 +59,17 @@ class InboxSink:
     def __init__(self, db: Database, client: Client) -> None:
         self._db = db
         self._client = client
+        self._seen: set[str] = set()
+
+    async def prepare(self, events: list[ChainEvent]) -> None:
+        # One question of the inbox for the whole range rather than one per event.
+        async with self._db.reader.connect() as conn:
+            self._seen = await inbox.already_seen(conn, EventSource.ESCROW,
+                                                  [e.key for e in events])
 
     async def deliver(self, event: ChainEvent, timestamp: int) -> Delivery:
-        return await ingest.deliver(self._db, self._client, event.incoming(block_time(timestamp)))
+        return await ingest.deliver(self._db, self._client, event.incoming(block_time(timestamp)),
+                                    seen=event.key in self._seen)
 
     async def record(self, conn: AsyncConnection, deliveries: list[Delivery]) -> list[bool]:
         return [await ingest.record(conn, d) for d in deliveries if d.needs_row]

@@ -85,11 +85,16 @@ async def receive(db: Database, client: Client, incoming: Incoming) -> InboxOutc
     return await after_recording(client, db, delivery, inserted=inserted)
 
 
-async def deliver(db: Database, client: Client, incoming: Incoming) -> Delivery:
-    """The checks, and the signal if they pass; writes nothing."""
+async def deliver(db: Database, client: Client, incoming: Incoming, *,
+                  seen: bool | None = None) -> Delivery:
+    """The checks, and the signal if they pass; writes nothing. `seen`: the caller asked the
+    inbox already (inbox.already_seen), which says all there is for an event naming no order."""
     event = incoming.event
-    async with db.reader.connect() as conn:
-        found = await inbox.look_up(conn, event, incoming.order_id)
+    if seen is not None and incoming.order_id is None:
+        found = inbox.Lookup(seen=seen, workflow_id=None)
+    else:
+        async with db.reader.connect() as conn:
+            found = await inbox.look_up(conn, event, incoming.order_id)
     if found.seen:
         return Delivery(incoming, InboxOutcome.DUPLICATE, found.workflow_id)
     workflow_id = found.workflow_id or incoming.named_workflow

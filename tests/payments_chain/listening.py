@@ -29,6 +29,9 @@ class RecordingSink:
     def keys(self) -> list[str]:
         return [event.key for event in self.delivered]
 
+    async def prepare(self, events: list[ChainEvent]) -> None:
+        pass
+
     async def deliver(self, event: ChainEvent, timestamp: int) -> Delivery:
         self.delivered.append(event)
         delivery = Delivery(event.incoming(block_time(timestamp)), InboxOutcome.ACCEPTED,
