@@ -304,6 +304,21 @@ chain_transactions = Table(
     UniqueConstraint("chain_id", "signer", "nonce"),
 )
 
+# Where the escrow event listener (chain_events/) has got to on a chain: the last block it
+# scanned (start block - 1 before the first) and the hashes of the latest blocks it scanned,
+# with the events it delivered from each, to find a reorg by. Saved with the inbox rows of
+# the events it delivered, in one transaction.
+chain_listener_cursors = Table(
+    "chain_listener_cursors",
+    metadata,
+    Column("chain_id", BigInteger, primary_key=True),
+    Column("contract_address", String(42), primary_key=True),
+    Column("block_number", BigInteger, nullable=False),
+    Column("block_hash", String(66)),
+    Column("recent_blocks", JSON, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
 # Inbox of signed webhook events: a provider's retry hits the unique key and changes nothing.
 webhook_events = Table(
     "webhook_events",

@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("worker", help="run the Temporal worker")
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("seed", help="load the demo users and listings")
+    sub.add_parser("chain-listen", help="deliver the escrow contract's confirmed events to "
+                                        "the orders (needs OMS_CHAIN_RPC_URL)")
     token = sub.add_parser("token", help="mint a JWT for the API (HS256, OMS_JWT_SECRET)")
     token.add_argument("--sub", required=True, help="user id, or the integration's name")
     token.add_argument("--role", choices=["user", "operator", "support", "integration"],
@@ -100,6 +102,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
         return 0
     if args.command == "token":
         return _token(parser, settings, args)
+    if args.command == "chain-listen":
+        from chain_events.service import run
+
+        return run(settings)
     if args.command == "pay":
         return _pay(args, settings)
     return 2  # pragma: no cover - argparse rejects unknown commands

@@ -120,6 +120,7 @@ class DevChain:
             "OMS_ESCROW_CONTRACT": self.escrow,
             "OMS_RECEIVING_ADDRESS": self.arbiter.address,
             "OMS_CHAIN_SIGNER_KEY": self.arbiter.key.hex(),
+            "OMS_CHAIN_START_BLOCK": str(self.deployed_at_block),  # the listener's first
         }
 
 

@@ -132,7 +132,10 @@ def _run_dev_stack(settings: Settings) -> int:
         processes.wait_for_port(temporal_port, temporal, timeout=60)
         upgrade(settings.database_url)
         asyncio.run(_seed(settings, chain))
-        for name in ("worker", "api"):
+        # The escrow contract's events reach the orders through the listener, on any chain.
+        parts = (("worker", "chain-listen", "api") if chain or settings.chain_rpc_url
+                 else ("worker", "api"))
+        for name in parts:
             children.append(processes.spawn([sys.executable, "-m", "oms.cli", name], env=env,
                                             inherit_output=True))
         processes.wait_for_port(settings.api_port, children[-1], timeout=60)
@@ -157,7 +160,7 @@ def _run_dev_stack(settings: Settings) -> int:
         return 1
     finally:
         print("oms dev: stopping", file=sys.stderr)
-        for child in reversed(children):  # API, worker, anvil, localstripe, then Temporal
+        for child in reversed(children):  # API, listener, worker, anvil, localstripe, Temporal
             processes.stop(child)
 
 

@@ -157,6 +157,11 @@ class Settings(BaseSettings):
     # machine without one, this stand-in believes the checkout's claim and moves no money:
     # never in production (refused beyond loopback and beside a chain).
     chain_stand_in: bool = False
+    # The escrow event listener (`oms chain-listen`, chain_events/): the first block it scans
+    # when it has no cursor yet (the escrow contract's deployment block saves scanning the
+    # chain's history), and how often it asks the node for new blocks.
+    chain_start_block: int = Field(0, ge=0)
+    chain_poll_seconds: float = Field(2.0, gt=0, le=3600)
 
     @field_validator("database_url")
     @classmethod

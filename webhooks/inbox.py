@@ -70,6 +70,17 @@ async def look_up(conn: AsyncConnection, event: ExternalEvent, order_id: str | N
     return Lookup(bool(row.seen), row.workflow_id, method, row.escrow_id, foreign)
 
 
+async def already_seen(conn: AsyncConnection, source: EventSource,
+                       event_ids: list[str]) -> set[str]:
+    """Which of these events the inbox holds already: one statement for a batch of events that
+    name no order by id (the chain listener's), for which that is all `look_up` could say."""
+    if not event_ids:
+        return set()
+    rows = await conn.execute(select(_inbox.c.event_id).where(
+        _inbox.c.source == source.value, _inbox.c.event_id.in_(event_ids)))
+    return set(rows.scalars())
+
+
 def _foreign_parcel(order_id: str | None, tracking_number: str | None):
     """Whether an order shipped in parcels has none the event names: none with its tracking
     number, or, for an event without one, more than one it could be about."""
