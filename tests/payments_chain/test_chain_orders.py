@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from activities.payments import payment_providers
-from api.auth import Role
+from api.auth import Role, Scope
 from api.main import create_app
 from db.engine import create_database
 from payments.stripe_provider import StripeProvider
@@ -24,6 +24,9 @@ from tests.polling import eventually
 from worker import build_worker
 
 TOTAL_UNITS = 200_000_000  # checkout_body: 2 x 100 USDC
+# Short, so a delivered order completes (and its escrow is released) within the test.
+DISPUTE_WINDOW = timedelta(seconds=3)
+RELEASED, RESOLVED = 3, 5  # the contract's State enum
 
 
 @pytest.fixture
@@ -31,7 +34,8 @@ async def chain_api(chain, client, settings, sqlite_url) -> AsyncIterator[httpx.
     """The API and a worker of their own, whose crypto and escrow are the test chain's."""
     own = settings.model_copy(update={"database_url": sqlite_url,
                                       "task_queue": f"chain-{uuid.uuid4().hex[:8]}"}
-                              ).with_policy(payment_recheck_interval=timedelta(seconds=1))
+                              ).with_policy(payment_recheck_interval=timedelta(seconds=1),
+                                            dispute_window=DISPUTE_WINDOW)
     db = create_database(sqlite_url)
     stripe = StripeProvider.from_settings(own)
     providers = payment_providers(stripe, service_chain(db, chain))
@@ -150,3 +154,67 @@ async def test_an_escrow_order_is_locked_once_funded_and_confirmed_and_refunded_
         return True
 
     await eventually(refunded, timeout=20)
+
+
+async def _locked_escrow_order(api, chain) -> tuple[str, str, str, str]:
+    """An escrow order funded on chain and confirmed: (order id, escrow id, buyer, seller)."""
+    buyer, seller, listing = await _shop(api, chain)
+    escrow_id = await fund(chain, units=TOTAL_UNITS)
+    await chain.mine(CONFIRMATIONS)
+    body = checkout_body(buyer_id=buyer, seller_id=seller, listing_id=listing, method="escrow")
+    body["paymentResult"]["escrowId"] = escrow_id
+    created = await api.post("/api/orders", json=body, headers=bearer(buyer))
+    assert created.status_code == 201, created.text
+    assert created.json()["order"]["status"] == "escrow_locked"
+    return created.json()["order"]["id"], escrow_id, buyer, seller
+
+
+async def test_an_escrow_order_delivered_completes_after_the_dispute_window_and_pays_the_seller(
+        chain, chain_api):
+    api = chain_api
+    order_id, escrow_id, buyer, seller = await _locked_escrow_order(api, chain)
+    carrier = bearer(unique("carrier"), Role.INTEGRATION, (Scope.SHIPPING_REPORT,))
+    for status, who in (("order_confirmed", bearer(seller)), ("processing", bearer(seller)),
+                        ("ready_to_ship", bearer(seller)), ("shipped", bearer(seller)),
+                        ("in_transit", carrier), ("delivered", carrier)):
+        body = {"status": status, **({"trackingNumber": "1ZCHAIN0001"}
+                                     if status == "shipped" else {})}
+        moved = await api.put(f"/api/orders/{order_id}/status", json=body, headers=who)
+        assert moved.status_code == 200, (status, moved.text)
+    seller_before, buyer_before = await chain.balance(chain.seller), await chain.balance(
+        chain.buyer)
+
+    async def released():
+        assert await _status(api, order_id, buyer) == "completed"
+        assert (await chain.record(escrow_id))["state"] == RELEASED
+        return True
+
+    await eventually(released, timeout=30)  # the dispute window, then the release's block
+    assert await chain.balance(chain.seller) - seller_before == TOTAL_UNITS
+    assert await chain.balance(chain.buyer) == buyer_before
+    assert await chain.balance(chain.escrow.address) == 0
+
+
+async def test_a_dispute_resolved_with_a_refund_in_part_splits_the_escrow_on_chain(
+        chain, chain_api):
+    api = chain_api
+    order_id, escrow_id, buyer, _ = await _locked_escrow_order(api, chain)
+    disputed = await api.post(f"/api/orders/{order_id}/dispute",
+                              json={"reason": "arrived broken"}, headers=bearer(buyer))
+    assert disputed.status_code == 200, disputed.text
+    seller_before, buyer_before = await chain.balance(chain.seller), await chain.balance(
+        chain.buyer)
+    resolved = await api.post(f"/api/orders/{order_id}/dispute/resolve",
+                              json={"outcome": "refund", "amount": "75.50",
+                                    "note": "half the set was broken"},
+                              headers=bearer("ops1", Role.OPERATOR))
+    assert resolved.status_code == 200, resolved.text
+
+    async def split():
+        assert (await chain.record(escrow_id))["state"] in (RELEASED, RESOLVED)
+        return True
+
+    await eventually(split, timeout=30)
+    assert await chain.balance(chain.buyer) - buyer_before == 75_500_000
+    assert await chain.balance(chain.seller) - seller_before == TOTAL_UNITS - 75_500_000
+    assert await chain.balance(chain.escrow.address) == 0
