@@ -40,6 +40,9 @@ class SecurityHeadersMiddleware:
                 headers = MutableHeaders(scope=message)
                 if page:
                     headers.setdefault("Content-Security-Policy", PAGES_POLICY)
+                    # Without a referrer a browser sends `Origin: null` with the pages' own
+                    # posts, and their CSRF check could not tell them from another site's.
+                    headers.setdefault("Referrer-Policy", "same-origin")
                 for name, value in ALWAYS.items():
                     headers.setdefault(name, value)
                 # What a caller's token let it see is for that caller only.

@@ -91,8 +91,9 @@ def check_post(request: Request, form_token: str | None, *, signing_in: bool = F
 
 
 def check_origin(connection: HTTPConnection) -> None:
-    """A browser names the page a post or a WebSocket comes from; another site's is refused.
-    (Without an Origin, the CSRF token alone decides.)"""
+    """A browser names the page a post or a WebSocket comes from; another site's is refused,
+    and so is `null` (an opaque or referrer-less origin). Without an Origin, the CSRF token
+    alone decides."""
     origin = connection.headers.get("origin")
     if origin is None:
         if connection.headers.get("sec-fetch-site") == "cross-site":
