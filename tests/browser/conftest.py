@@ -138,13 +138,19 @@ class Order:
 
 
 async def new_order(http, session_db, *, status: str = "ready_to_ship") -> Order:
-    """A paid crypto order of a fresh buyer from a fresh seller, moved on to `status`."""
+    """A paid order of a fresh buyer from a fresh seller, moved on to `status`: crypto, or
+    escrow disputed by its buyer for "disputed"."""
     buyer, seller = unique("buyer"), unique("seller")
     listing = await seed_listing(session_db, seller_id=seller, price="100")
+    method = "escrow" if status == "disputed" else "crypto"
     created = await http.post("/api/orders", headers=bearer(buyer), json=checkout_body(
-        buyer_id=buyer, seller_id=seller, listing_id=listing, method="crypto", total="200"))
+        buyer_id=buyer, seller_id=seller, listing_id=listing, method=method, total="200"))
     assert created.status_code == 201, created.text
     order = created.json()["order"]
+    if status == "disputed":
+        opened = await http.post(f"/api/orders/{order['id']}/dispute", headers=bearer(buyer),
+                                 json={"reason": "never arrived", "evidence": ["photo"]})
+        assert opened.status_code == 200, opened.text
     steps = ("order_confirmed", "processing", "ready_to_ship")
     for step in steps[:steps.index(status) + 1] if status in steps else ():
         moved = await http.put(f"/api/orders/{order['id']}/status", json={"status": step},
