@@ -89,17 +89,19 @@ class People:
     base: str
     pages: list = field(default_factory=list)
 
-    async def page(self, sub: str, role: Role = Role.USER, *, viewport=DESKTOP):
+    async def page(self, sub: str, role: Role = Role.USER, *, viewport=DESKTOP,
+                   javascript: bool = True):
         """A page signed in as `sub` through the sign-in form, with a token of theirs."""
-        page = await self.anonymous(viewport=viewport)
+        page = await self.anonymous(viewport=viewport, javascript=javascript)
         await page.goto(f"{self.base}/app/sign-in")
         await page.get_by_label("Your token").fill(mint_token(JWT_SECRET, sub, role))
         await page.get_by_role("button", name="Sign in", exact=True).click()
         await page.wait_for_url(lambda url: "/sign-in" not in url)
         return page
 
-    async def anonymous(self, *, viewport=DESKTOP):
-        context = await self.browser.new_context(viewport=viewport)
+    async def anonymous(self, *, viewport=DESKTOP, javascript: bool = True):
+        context = await self.browser.new_context(viewport=viewport,
+                                                 java_script_enabled=javascript)
         # Tests wait on this for the order page's live connection (htmx's ws extension).
         await context.add_init_script(
             "document.addEventListener('htmx:wsOpen', () => { window.omsLiveOpen = true; })")

@@ -3,7 +3,7 @@ no page breaks its own Content-Security-Policy (no inline script or style)."""
 
 from __future__ import annotations
 
-from functools import cache
+import asyncio
 
 import pytest
 
@@ -17,16 +17,17 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
-@cache
-def axe_source() -> str:
+async def with_axe(page):
+    """`page` with axe-core in each document it opens: an init script, which the pages' CSP
+    does not apply to (a <script> of it would rightly be refused)."""
     if not AXE.exists():
         require_node_modules("axe-core")
-    return AXE.read_text()
+    await page.context.add_init_script(path=str(AXE))
+    return page
 
 
 async def violations(page) -> list[str]:
-    """What axe finds on the page as it is now (load it first: `page.evaluate(axe_source())`,
-    not a <script>, which the pages' CSP rightly refuses)."""
+    """What axe finds on the page as it is now."""
     found = await page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: "
                                 "tags}}).then(r => r.violations.map(v => v.id + ': ' + "
                                 "v.nodes.map(n => n.target.join(' ')).join(', ')))", TAGS)
@@ -34,15 +35,14 @@ async def violations(page) -> list[str]:
 
 
 async def test_every_page_passes_axe_at_desktop_and_phone_widths(people, http, session_db):
-    order = await new_order(http, session_db)
-    disputed = await new_order(http, session_db, status="disputed")
+    order, disputed = await asyncio.gather(new_order(http, session_db),
+                                           new_order(http, session_db, status="disputed"))
     base = people.base
     problems: dict[str, list[str]] = {}
     csp_errors: list[str] = []
 
     async def audit(page, name: str) -> None:
         """axe at both widths: the phone layout is the same page under its media queries."""
-        await page.evaluate(axe_source())
         for viewport, width in ((DESKTOP, "desktop"), (PHONE, "375 px")):
             await page.set_viewport_size(viewport)
             if found := await violations(page):
@@ -53,11 +53,11 @@ async def test_every_page_passes_axe_at_desktop_and_phone_widths(people, http, s
         await page.goto(f"{base}{path}")
         await audit(page, name)
 
-    anonymous = await people.anonymous()
-    seller = await people.page(order.seller)
-    buyer = await people.page(order.buyer)
-    operator = await people.page(unique("ops"), Role.OPERATOR)
+    anonymous, seller, buyer, operator = await asyncio.gather(
+        people.anonymous(), people.page(order.seller), people.page(order.buyer),
+        people.page(unique("ops"), Role.OPERATOR))
     for page in (anonymous, seller, buyer, operator):
+        await with_axe(page)
         page.on("console", lambda m: csp_errors.append(m.text)
                 if m.type == "error" and "Content Security Policy" in m.text else None)
     await check(anonymous, "/app/sign-in", "sign-in")
@@ -85,6 +85,6 @@ async def test_axe_does_find_violations(people):
     """The check above can fail: a page with an unlabelled field and no language fails it."""
     page = await people.anonymous()
     await page.set_content("<html><body><input type=text><img src=x></body></html>")
-    await page.evaluate(axe_source())
+    await page.evaluate(AXE.read_text())
     found = await violations(page)
     assert {f.split(":")[0] for f in found} >= {"html-has-lang", "label", "image-alt"}

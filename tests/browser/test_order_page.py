@@ -3,6 +3,7 @@ buyer can neither see nor forge the seller's actions."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -25,11 +26,10 @@ async def open_live(page, base: str, order_id: str) -> None:
 async def test_a_parcel_the_seller_ships_shows_on_the_buyers_open_page_within_a_second(
         people, http, session_db):
     order = await new_order(http, session_db)
-    buyer = await people.page(order.buyer)
+    buyer, seller = await asyncio.gather(people.page(order.buyer), people.page(order.seller))
     await open_live(buyer, people.base, order.id)
     await expect(buyer.locator("#order-status")).to_have_text("ready to ship")
 
-    seller = await people.page(order.seller)
     await seller.goto(f"{people.base}/app/orders/{order.id}")
     await seller.get_by_label("Tracking number").fill("1ZLIVE0001")
     await seller.get_by_label("Carrier").fill("UPS")

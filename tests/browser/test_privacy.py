@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from playwright.async_api import expect
 
@@ -18,13 +20,12 @@ async def order_numbers(page, base: str, path: str) -> list[str]:
 
 
 async def test_each_person_sees_their_own_orders_and_no_one_elses(people, http, session_db):
-    order = await new_order(http, session_db, status="order_confirmed")
-    other = await new_order(http, session_db, status="order_confirmed")
+    order, other = await asyncio.gather(new_order(http, session_db, status="order_confirmed"),
+                                        new_order(http, session_db, status="order_confirmed"))
     base = people.base
-    buyer = await people.page(order.buyer)
-    seller = await people.page(order.seller)
-    stranger = await people.page(unique("stranger"))
-    support = await people.page(unique("support"), Role.SUPPORT)
+    buyer, seller, stranger, support = await asyncio.gather(
+        people.page(order.buyer), people.page(order.seller), people.page(unique("stranger")),
+        people.page(unique("support"), Role.SUPPORT))
 
     # The lists: a buyer's purchases and a seller's sales hold their own orders only.
     assert await order_numbers(buyer, base, "/app/purchases") == [order.number]
