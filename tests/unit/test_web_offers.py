@@ -11,7 +11,7 @@ from oms.settings import Settings
 from tests.unit.test_settings import PUBLIC_API
 from web.offers import Offer, offers
 
-O = Offer
+Act = Offer
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 WINDOW = timedelta(days=7)
 BUYER, SELLER = Principal("b1", Role.USER), Principal("s1", Role.USER)
@@ -33,22 +33,22 @@ def offered(who: Principal, details: dict) -> set[Offer]:
 
 
 @pytest.mark.parametrize(("who", "status", "expected"), [
-    (SELLER, "payment_pending", {O.CANCEL}),
-    (SELLER, "payment_confirmed", {O.CONFIRM, O.CANCEL, O.REFUND}),
-    (SELLER, "order_confirmed", {O.PROCESS, O.CANCEL, O.REFUND}),
-    (SELLER, "processing", {O.READY, O.CANCEL, O.REFUND}),
-    (SELLER, "ready_to_ship", {O.SHIP, O.CANCEL, O.REFUND}),
-    (SELLER, "shipped", {O.REFUND}),
+    (SELLER, "payment_pending", {Act.CANCEL}),
+    (SELLER, "payment_confirmed", {Act.CONFIRM, Act.CANCEL, Act.REFUND}),
+    (SELLER, "order_confirmed", {Act.PROCESS, Act.CANCEL, Act.REFUND}),
+    (SELLER, "processing", {Act.READY, Act.CANCEL, Act.REFUND}),
+    (SELLER, "ready_to_ship", {Act.SHIP, Act.CANCEL, Act.REFUND}),
+    (SELLER, "shipped", {Act.REFUND}),
     (SELLER, "completed", set()),
-    (BUYER, "payment_confirmed", {O.CANCEL}),
-    (BUYER, "escrow_locked", {O.CANCEL, O.DISPUTE}),
-    (BUYER, "order_confirmed", {O.CANCEL}),
+    (BUYER, "payment_confirmed", {Act.CANCEL}),
+    (BUYER, "escrow_locked", {Act.CANCEL, Act.DISPUTE}),
+    (BUYER, "order_confirmed", {Act.CANCEL}),
     (BUYER, "processing", set()),
     (BUYER, "ready_to_ship", set()),
     (BUYER, "shipped", set()),
-    (OPERATOR, "ready_to_ship", {O.SHIP, O.CANCEL, O.REFUND}),
-    (OPERATOR, "disputed", {O.RESOLVE, O.CANCEL, O.REFUND}),
-    (OPERATOR, "delivered", {O.REFUND}),
+    (OPERATOR, "ready_to_ship", {Act.SHIP, Act.CANCEL, Act.REFUND}),
+    (OPERATOR, "disputed", {Act.RESOLVE, Act.CANCEL, Act.REFUND}),
+    (OPERATOR, "delivered", {Act.REFUND}),
     (SUPPORT, "disputed", set()),
     (SUPPORT, "ready_to_ship", set()),
     (STRANGER, "ready_to_ship", set()),
@@ -59,19 +59,19 @@ def test_each_reader_is_offered_what_the_api_would_take_from_them(who, status, e
 
 def test_a_buyer_may_dispute_a_delivered_order_only_within_the_window():
     assert offered(BUYER, order("delivered", delivered_days_ago=2)) == {
-        O.CONFIRM_RECEIPT, O.DISPUTE}
-    assert offered(BUYER, order("delivered", delivered_days_ago=8)) == {O.CONFIRM_RECEIPT}
+        Act.CONFIRM_RECEIPT, Act.DISPUTE}
+    assert offered(BUYER, order("delivered", delivered_days_ago=8)) == {Act.CONFIRM_RECEIPT}
 
 
 def test_nothing_is_offered_to_refund_once_all_of_it_was():
-    assert O.REFUND not in offered(SELLER, order("shipped", refunded="200.00"))
-    assert O.REFUND in offered(SELLER, order("shipped", refunded="150.00"))
+    assert Act.REFUND not in offered(SELLER, order("shipped", refunded="200.00"))
+    assert Act.REFUND in offered(SELLER, order("shipped", refunded="150.00"))
 
 
 def test_a_seller_buying_from_themselves_acts_as_the_seller():
     # As api/permissions.actor_for decides: the seller relation is looked at first.
     details = {**order("ready_to_ship"), "buyer": {"id": "s1"}}
-    assert O.SHIP in offered(SELLER, details)
+    assert Act.SHIP in offered(SELLER, details)
 
 
 def test_demo_sign_in_is_refused_beyond_loopback(monkeypatch):
