@@ -27,6 +27,10 @@ async def test_each_person_sees_their_own_orders_and_no_one_elses(people, http, 
         people.page(order.buyer), people.page(order.seller), people.page(unique("stranger")),
         people.page(unique("support"), Role.SUPPORT))
 
+    # Each lands at their home: a buyer's orders, a seller's queue, everything for support.
+    assert [p.url.removeprefix(base) for p in (buyer, seller, stranger, support)] == [
+        "/app/purchases", "/app/sales", "/app/purchases", "/app/orders"]
+
     # The lists: a buyer's purchases and a seller's sales hold their own orders only.
     assert await order_numbers(buyer, base, "/app/purchases") == [order.number]
     assert await order_numbers(buyer, base, "/app/sales") == []
