@@ -28,6 +28,7 @@ DONE = {Offer.CONFIRM: "Order confirmed.", Offer.PROCESS: "Marked as processing.
 @router.post("/status")
 async def change_status(request: Request, order_id: str, step: Annotated[str, Form()],
                         csrf: Field = None, key: Field = None) -> Response:
+    session.check_post(request, csrf)
     offer = Offer(step) if step in {o.value for o in STATUS_STEPS} else None
     if offer is None:
         return await _refused(request, order_id, "status", ApiProblem(

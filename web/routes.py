@@ -46,8 +46,13 @@ async def start(request: Request) -> Response:
         return to_sign_in()
     target = home(user)
     if user.role is Role.USER:
-        async with ApiClient(request, session.session_token(request)) as api:
-            sold = await api.get(f"/api/orders/seller/{user.user_id}", limit=1)
+        try:
+            async with ApiClient(request, session.session_token(request)) as api:
+                sold = await api.get(f"/api/orders/seller/{user.user_id}", limit=1)
+        except ApiProblem as problem:
+            if problem.unauthorized:
+                return to_sign_in()
+            sold = {"pagination": {"total": 0}}  # the orders page will say what is wrong
         if sold["pagination"]["total"]:
             target = "/app/sales"  # a seller works from their queue
     return RedirectResponse(target, status_code=303)
@@ -177,11 +182,13 @@ def _statuses(group: str | None) -> str | None:
 
 
 async def _counts(api: ApiClient, endpoint: str, method: str | None) -> dict[str, int]:
-    """Orders per tab, from the list's own totals (one small page per group)."""
-    groups = [None, *StatusGroup]
+    """Orders per tab, from the list's own totals (one small page per group; every status is
+    in one group, so "all" is their sum)."""
     pages = await asyncio.gather(*(
-        api.get(endpoint, status=_statuses(g), paymentMethod=method, limit=1) for g in groups))
-    return {(g or "all"): p["pagination"]["total"] for g, p in zip(groups, pages, strict=True)}
+        api.get(endpoint, status=_statuses(g), paymentMethod=method, limit=1)
+        for g in StatusGroup))
+    counts = {g.value: p["pagination"]["total"] for g, p in zip(StatusGroup, pages, strict=True)}
+    return {"all": sum(counts.values()), **counts}
 
 
 @router.get("/orders/{order_id}")

@@ -33,6 +33,7 @@ async def test_each_person_sees_their_own_orders_and_no_one_elses(people, http, 
 
     # The lists: a buyer's purchases and a seller's sales hold their own orders only.
     assert await order_numbers(buyer, base, "/app/purchases") == [order.number]
+    await expect(buyer.locator(".tabs [aria-current=page] .count")).to_have_text("1")
     assert await order_numbers(buyer, base, "/app/sales") == []
     assert await order_numbers(seller, base, "/app/sales") == [order.number]
     assert await order_numbers(seller, base, "/app/purchases") == []
