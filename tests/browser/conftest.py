@@ -141,10 +141,10 @@ class Order:
 
 async def new_order(http, session_db, *, status: str = "ready_to_ship") -> Order:
     """A paid order of a fresh buyer from a fresh seller, moved on to `status`: crypto, or
-    escrow disputed by its buyer for "disputed"."""
+    escrow for "escrow_locked" (and disputed by its buyer for "disputed")."""
     buyer, seller = unique("buyer"), unique("seller")
     listing = await seed_listing(session_db, seller_id=seller, price="100")
-    method = "escrow" if status == "disputed" else "crypto"
+    method = "escrow" if status in ("disputed", "escrow_locked") else "crypto"
     created = await http.post("/api/orders", headers=bearer(buyer), json=checkout_body(
         buyer_id=buyer, seller_id=seller, listing_id=listing, method=method, total="200"))
     assert created.status_code == 201, created.text

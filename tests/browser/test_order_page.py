@@ -9,7 +9,10 @@ import re
 import pytest
 from playwright.async_api import expect
 
+from api.auth import Role
 from tests.browser.conftest import new_order, order_state, parcels
+from tests.conftest import bearer
+from tests.factories import unique
 
 pytestmark = pytest.mark.usefixtures("stack_worker")
 
@@ -81,3 +84,32 @@ async def test_a_buyer_sees_no_ship_button_and_a_forged_post_changes_nothing(
     state = await order_state(http, order.id)
     assert (state["status"], state["shipping"]["trackingNumber"]) == ("ready_to_ship", None)
     assert await parcels(http, order.id) == []
+
+
+async def test_a_buyer_disputes_with_evidence_and_an_operator_resolves_with_a_split(
+        people, http, session_db):
+    order = await new_order(http, session_db, status="escrow_locked")
+    buyer, operator = await asyncio.gather(people.page(order.buyer),
+                                           people.page(unique("ops"), Role.OPERATOR))
+    await buyer.goto(f"{people.base}/app/orders/{order.id}")
+    await buyer.get_by_label("What went wrong").fill("The box was empty")
+    await buyer.get_by_label("Evidence").fill("photo of the empty box\nthe courier's note")
+    await buyer.get_by_role("button", name="Open the dispute").click()
+    await expect(buyer.locator("#order-status")).to_have_text("disputed")
+    history = (await http.get(f"/api/orders/{order.id}/history",
+                              headers=bearer("ops", Role.OPERATOR))).json()["history"]
+    assert history[-1]["newStatus"] == "disputed"
+
+    await operator.goto(f"{people.base}/app/orders/{order.id}")
+    resolve = operator.get_by_role("form", name="Resolve the dispute")
+    await resolve.get_by_label("Outcome").select_option("refund")
+    await resolve.get_by_label("Split").fill("50")
+    await resolve.get_by_label("Note").fill("half back: the buyer kept the box")
+    await resolve.get_by_role("button", name="Resolve").click()
+    await expect(operator.locator("#order-status")).to_have_text("refunded")
+    state = await order_state(http, order.id)
+    assert state["status"] == "refunded"
+    # The split: 50 back to the buyer, the rest released to the seller.
+    assert sorted((op["kind"], op["amount"]) for op in state["payment"]["operations"]) == [
+        ("refund", "50.000000"), ("release", "150.000000")]
+    await expect(operator.locator("#action-resolve")).to_have_count(0)
