@@ -13,8 +13,8 @@ from fastapi.responses import RedirectResponse, Response
 from web import session
 from web.api_client import ApiClient, ApiProblem
 from web.offers import STATUS_STEPS, Offer
-from web.render import is_htmx, page
-from web.routes import order_context, to_sign_in
+from web.render import is_htmx, page, to_sign_in
+from web.routes import order_context
 
 router = APIRouter(prefix="/app/orders/{order_id}", include_in_schema=False)
 Field = Annotated[str | None, Form(max_length=4000)]

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.requests import HTTPConnection
 
@@ -74,6 +74,10 @@ def page(request: HTTPConnection, name: str, context: dict[str, Any], *,
     context = {"user": user, "nav": navigation(user), "path": request.url.path,
                "csrf": session.csrf_token(request), **context}
     return templates().TemplateResponse(request, name, context, status_code=status)
+
+
+def to_sign_in() -> RedirectResponse:
+    return RedirectResponse("/app/sign-in", status_code=303)
 
 
 def is_htmx(request: Request) -> bool:

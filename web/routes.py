@@ -1,42 +1,30 @@
-"""The pages: sign-in, the order lists and the order page. Each reads through the API."""
+"""The pages: /app/ (to the reader's home), the order lists and the order page. Each reads
+through the API as the signed-in person."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.auth import AuthError, Principal, Role, mint_token
-from api.tokens import KeysUnavailable
+from api.auth import Principal, Role
 from domain.ids import ORDER_ID_PATTERN
 from domain.order import FINAL_STATUSES, OrderStatus, PaymentMethod
 from domain.statuses import StatusGroup, in_group
-from oms.devstack import DEMO_SUPPORT
-from oms.seed import DEMO_BUYER, DEMO_OPERATOR, DEMO_SELLER
 from web import offers as order_offers
 from web import session
 from web.api_client import ApiClient, ApiProblem
-from web.render import home, page
+from web.render import home, page, to_sign_in
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
-# The dev stack's people (oms/devstack.py prints their tokens), one sign-in button each.
-DEMO_USERS: dict[str, tuple[str, Role, str]] = {
-    "buyer": (DEMO_BUYER, Role.USER, "Buyer"),
-    "seller": (DEMO_SELLER, Role.USER, "Seller"),
-    "operator": (DEMO_OPERATOR, Role.OPERATOR, "Operator"),
-    "support": (DEMO_SUPPORT, Role.SUPPORT, "Support (read-only)"),
-}
 LIST_LIMIT = 20
 SORTS = {"createdAt": "date", "status": "status", "totalAmount": "total"}
-
-
-def to_sign_in() -> RedirectResponse:
-    return RedirectResponse("/app/sign-in", status_code=303)
 
 
 @router.get("/")
@@ -58,98 +46,50 @@ async def start(request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-@router.get("/sign-in")
-async def sign_in_page(request: Request) -> Response:
-    return _sign_in_page(request, None)
+@dataclass(frozen=True)
+class ListQuery:
+    """A list page's query: what the list API takes, plus the search and the tab."""
+
+    q: Annotated[str | None, Query(max_length=200)] = None
+    group: str | None = None
+    paymentMethod: str | None = None  # noqa: N815 - the API's names, passed on as they are
+    sortBy: str = "createdAt"  # noqa: N815
+    sortOrder: str = "desc"  # noqa: N815
+    cursor: str | None = None
 
 
-def _sign_in_page(request: Request, error: str | None, status: int = 200) -> Response:
-    binding = session.presession_value(request)
-    demo = DEMO_USERS if request.app.state.settings.web_demo_sign_in else {}
-    response = page(request, "sign_in.html", {
-        "demo_users": demo, "error": error, "csrf": session.csrf_token(request, binding)},
-        user=None, status=status)
-    session.keep_presession(request, response, binding)
-    return response
-
-
-@router.post("/sign-in")
-async def sign_in(request: Request, csrf: Annotated[str | None, Form()] = None,
-                  token: Annotated[str | None, Form(max_length=8192)] = None,
-                  demo: Annotated[str | None, Form(max_length=20)] = None) -> Response:
-    session.check_post(request, csrf, signing_in=True)
-    settings = request.app.state.settings
-    if demo is not None:
-        if not settings.web_demo_sign_in or demo not in DEMO_USERS:
-            return _sign_in_page(request, "demo sign-in is not available here", 403)
-        sub, role, _ = DEMO_USERS[demo]
-        token = mint_token(settings.jwt_secret, sub, role, issuer=settings.jwt_issuer,
-                           audience=settings.jwt_audience)
-    token = (token or "").strip()
-    try:
-        user = await request.app.state.tokens.principal(token)
-    except AuthError as err:
-        return _sign_in_page(request, f"That token was not accepted: {err.message}.", 401)
-    except KeysUnavailable:
-        return _sign_in_page(request, "The identity provider cannot be reached to check the "
-                                      "token; try again shortly.", 503)
-    if user.is_integration:
-        return _sign_in_page(request, "That is an integration's token: the pages are for "
-                                      "people.", 403)
-    response = RedirectResponse("/app/", status_code=303)
-    session.sign_in(request, response, token)
-    return response
-
-
-@router.post("/sign-out")
-async def sign_out(request: Request, csrf: Annotated[str | None, Form()] = None) -> Response:
-    session.check_post(request, csrf)
-    response = to_sign_in()
-    session.sign_out(response)
-    return response
+Listed = Annotated[ListQuery, Depends()]
 
 
 @router.get("/purchases")
-async def purchases(request: Request, q: Annotated[str | None, Query(max_length=200)] = None,
-                    group: str | None = None, paymentMethod: str | None = None,  # noqa: N803
-                    sortBy: str = "createdAt", sortOrder: str = "desc",  # noqa: N803
-                    cursor: str | None = None) -> Response:
-    return await _list_page(request, "buyer", q=q, group=group, method=paymentMethod,
-                            sort=sortBy, order=sortOrder, cursor=cursor)
+async def purchases(request: Request, query: Listed) -> Response:
+    return await _list_page(request, "buyer", query)
 
 
 @router.get("/sales")
-async def sales(request: Request, q: Annotated[str | None, Query(max_length=200)] = None,
-                group: str | None = None, paymentMethod: str | None = None,  # noqa: N803
-                sortBy: str = "createdAt", sortOrder: str = "desc",  # noqa: N803
-                cursor: str | None = None) -> Response:
-    return await _list_page(request, "seller", q=q, group=group, method=paymentMethod,
-                            sort=sortBy, order=sortOrder, cursor=cursor)
+async def sales(request: Request, query: Listed) -> Response:
+    return await _list_page(request, "seller", query)
 
 
 @router.get("/orders")
-async def all_orders(request: Request, q: Annotated[str | None, Query(max_length=200)] = None,
-                     group: str | None = None, paymentMethod: str | None = None,  # noqa: N803
-                     sortBy: str = "createdAt", sortOrder: str = "desc",  # noqa: N803
-                     cursor: str | None = None) -> Response:
-    return await _list_page(request, "all", q=q, group=group, method=paymentMethod,
-                            sort=sortBy, order=sortOrder, cursor=cursor)
+async def all_orders(request: Request, query: Listed) -> Response:
+    return await _list_page(request, "all", query)
 
 
 LISTS = {"buyer": ("My orders", "/app/purchases"), "seller": ("My sales", "/app/sales"),
          "all": ("All orders", "/app/orders")}
 
 
-async def _list_page(request: Request, which: str, *, q: str | None, group: str | None,
-                     method: str | None, sort: str, order: str, cursor: str | None) -> Response:
+async def _list_page(request: Request, which: str, query: ListQuery) -> Response:
+    q, cursor, method = query.q, query.cursor, query.paymentMethod
     user = await session.principal(request)
     if user is None:
         return to_sign_in()
     title, path = LISTS[which]
     endpoint = {"buyer": f"/api/orders/buyer/{user.user_id}",
                 "seller": f"/api/orders/seller/{user.user_id}", "all": "/api/orders"}[which]
-    group = group if group in StatusGroup.__members__.values() else None
-    filters = {"paymentMethod": method, "sortBy": sort, "sortOrder": order}
+    group = query.group if query.group in StatusGroup.__members__.values() else None
+    filters = {"paymentMethod": method, "sortBy": query.sortBy, "sortOrder": query.sortOrder}
     context: dict[str, Any] = {"title": title, "path": path, "which": which, "q": q or "",
                                "group": group, "filters": filters, "groups": list(StatusGroup),
                                "methods": list(PaymentMethod), "sorts": SORTS,
