@@ -13,6 +13,7 @@ from api.auth import Role
 from tests.browser.conftest import new_order, order_state, parcels
 from tests.conftest import bearer
 from tests.factories import unique
+from tests.polling import eventually
 
 pytestmark = pytest.mark.usefixtures("stack_worker")
 
@@ -107,9 +108,15 @@ async def test_a_buyer_disputes_with_evidence_and_an_operator_resolves_with_a_sp
     await resolve.get_by_label("Note").fill("half back: the buyer kept the box")
     await resolve.get_by_role("button", name="Resolve").click()
     await expect(operator.locator("#order-status")).to_have_text("refunded")
-    state = await order_state(http, order.id)
-    assert state["status"] == "refunded"
-    # The split: 50 back to the buyer, the rest released to the seller.
-    assert sorted((op["kind"], op["amount"]) for op in state["payment"]["operations"]) == [
-        ("refund", "50.000000"), ("release", "150.000000")]
+    assert (await order_state(http, order.id))["status"] == "refunded"
+
+    async def split_paid():
+        # The split: 50 back to the buyer, the rest released to the seller (each recorded as
+        # the provider confirms it, the release just after the refund).
+        operations = (await order_state(http, order.id))["payment"]["operations"]
+        assert sorted((op["kind"], op["amount"]) for op in operations) == [
+            ("refund", "50.000000"), ("release", "150.000000")]
+        return True
+
+    await eventually(split_paid)
     await expect(operator.locator("#action-resolve")).to_have_count(0)
