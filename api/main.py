@@ -34,6 +34,7 @@ from live import routes as live_routes
 from live.hub import LiveHub
 from oms.settings import Settings, get_settings, load_or_exit
 from oms.temporal import connect
+from web import install as install_web_pages
 from webhooks import card_route
 from webhooks import routes as webhook_routes
 
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    live_routes.router, health.router, metrics.router):
         app.include_router(router)
     codec.install(app, settings)
+    install_web_pages(app)  # /app/: the web front's pages and static files
     return app
 
 

@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     live_poll_interval: timedelta = Field(timedelta(milliseconds=250),
                                           ge=timedelta(milliseconds=20), le=timedelta(seconds=10))
     ws_queue_size: int = Field(256, ge=1, le=10_000)
+    # The web front (/app/, web/): one sign-in button per demo user instead of the token form.
+    # The dev stack turns it on; never beyond loopback, since the buttons mint tokens for
+    # whoever asks.
+    web_demo_sign_in: bool = False
     # Prometheus endpoints of the worker (0 turns one off): order metrics, and the Temporal
     # SDK's own (workflow task latency, activity failures, schedule-to-start, ...).
     metrics_host: str = "127.0.0.1"
@@ -293,6 +297,13 @@ class Settings(BaseSettings):
             if self.stripe_is_local:
                 raise ValueError("set OMS_STRIPE_API_BASE to the Stripe API when the API listens "
                                  "beyond loopback: the local one takes no real payments")
+        return self
+
+    @model_validator(mode="after")
+    def _no_demo_sign_in_off_loopback(self) -> Settings:
+        if self.web_demo_sign_in and self.api_host not in _LOOPBACK:
+            raise ValueError("OMS_WEB_DEMO_SIGN_IN is for the dev stack: it signs anyone in as "
+                             "a demo user, so the API must listen on loopback only")
         return self
 
     @property
