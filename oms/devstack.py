@@ -19,11 +19,16 @@ from db.engine import create_database
 from db.migrate import upgrade
 from oms import dev_chain, processes
 from oms.dev_stripe import register_webhook
-from oms.seed import DEMO_BUYER, DEMO_OPERATOR, DEMO_SELLER, DEMO_SHIPPING_SYSTEM, seed_demo
+from oms.seed import (
+    DEMO_BUYER,
+    DEMO_OPERATOR,
+    DEMO_SELLER,
+    DEMO_SHIPPING_SYSTEM,
+    DEMO_SUPPORT,
+    seed_demo,
+)
 from oms.settings import Settings
 from webhooks.card_events import SUBSCRIBED_EVENTS
-
-DEMO_SUPPORT = "support1"
 
 
 def run_dev_stack(settings: Settings) -> int:
@@ -114,7 +119,10 @@ def _run_dev_stack(settings: Settings) -> int:
             # localstripe forgets its webhook endpoints when it stops: subscribe the API again.
             register_webhook(settings.stripe_api_base, "oms", _stripe_webhook_url(settings),
                              settings.stripe_webhook_secret, SUBSCRIBED_EVENTS)
+        # The web front's sign-in offers a button per demo user, on loopback only.
         env = dict(os.environ)
+        if settings.api_host in ("127.0.0.1", "localhost", "::1"):
+            env.setdefault("OMS_WEB_DEMO_SIGN_IN", "true")
         chain = None
         if _runs_a_chain(settings):
             anvil = processes.spawn(
@@ -244,6 +252,7 @@ def _banner(settings: Settings) -> str:
     lines = [
         "",
         "oms is running. Ctrl-C stops everything.",
+        f"  Web front    {api}/app/ (sign in as a demo user with one click)",
         f"  API docs     {api}/docs",
         f"  Health       {api}/health",
         f"  Temporal UI  http://127.0.0.1:{settings.temporal_ui_port}",

@@ -11,6 +11,7 @@ DEMO_BUYER = "buyer123"
 DEMO_SELLER = "seller456"
 DEMO_OPERATOR = "ops1"
 DEMO_SHIPPING_SYSTEM = "shipping-integration"
+DEMO_SUPPORT = "support1"  # read-only; has no user row, like the carrier
 
 USERS = [
     (DEMO_BUYER, "John Doe", "john@example.com", None),

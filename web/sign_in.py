@@ -11,8 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.auth import AuthError, Role, mint_token
 from api.tokens import KeysUnavailable
-from oms.devstack import DEMO_SUPPORT
-from oms.seed import DEMO_BUYER, DEMO_OPERATOR, DEMO_SELLER
+from oms.seed import DEMO_BUYER, DEMO_OPERATOR, DEMO_SELLER, DEMO_SUPPORT
 from web import session
 from web.render import page, to_sign_in
 

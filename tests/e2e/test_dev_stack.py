@@ -86,6 +86,9 @@ def test_the_dev_stack_serves_an_order_and_stops_cleanly(tmp_path):
             ops = {"Authorization": f"Bearer {mint_token(SECRET, 'ops1', Role.OPERATOR)}"}
             assert http.get(f"/api/orders/{order_id}", headers=ops).status_code == 200
             assert http.get("/docs").status_code == 200
+            # The web front's sign-in page offers the demo users in the dev stack.
+            sign_in = http.get("/app/sign-in")
+            assert sign_in.status_code == 200 and "buyer123" in sign_in.text, sign_in.text[:500]
         # The Temporal Web UI answers on its port, and the worker serves its metrics.
         assert httpx.get(f"http://127.0.0.1:{ports['ui']}/", timeout=10).status_code == 200
         orders = httpx.get(f"http://127.0.0.1:{ports['worker_metrics']}/metrics", timeout=10)
