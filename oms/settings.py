@@ -339,7 +339,11 @@ class Settings(BaseSettings):
         keywords) into `policy`."""
         if not isinstance(data, dict):
             return data
-        flat = {name: data.pop(name) for name in POLICY_FIELDS if name in data}
+        # A duration may be given in seconds (OMS_PAYMENT_RECHECK_INTERVAL=3600), which the
+        # environment hands over as text that pydantic reads only as ISO 8601.
+        for name in DURATION_FIELDS & data.keys():
+            data[name] = _plain_seconds(data[name])
+        flat = {name: _plain_seconds(data.pop(name)) for name in POLICY_FIELDS if name in data}
         if flat:
             policy = data.get("policy") or {}
             if isinstance(policy, OrderPolicy):
@@ -363,6 +367,13 @@ class Settings(BaseSettings):
 
 
 POLICY_FIELDS = frozenset(f.name for f in dataclasses.fields(OrderPolicy)) - {"send_email"}
+DURATION_FIELDS = frozenset(name for name, field in Settings.model_fields.items()
+                            if field.annotation is timedelta)
+_SECONDS = re.compile(r"\s*\d+(\.\d+)?\s*")
+
+
+def _plain_seconds(value: Any) -> Any:
+    return float(value) if isinstance(value, str) and _SECONDS.fullmatch(value) else value
 
 
 class _PolicyVariables(PydanticBaseSettingsSource):

@@ -106,3 +106,13 @@ def test_a_public_api_with_the_real_stripe_is_fine(monkeypatch):
         monkeypatch.setenv(key, value)
     settings = Settings(_env_file=None)
     assert not settings.stripe_is_local
+
+
+def test_a_duration_in_plain_seconds_is_read_as_seconds(monkeypatch):
+    monkeypatch.setenv("OMS_PAYMENT_RECHECK_INTERVAL", "3600")
+    monkeypatch.setenv("OMS_TEMPORAL_RPC_TIMEOUT", "12.5")
+    monkeypatch.setenv("OMS_DISPUTE_WINDOW", "P3D")
+    settings = Settings(_env_file=None)
+    assert settings.policy.payment_recheck_interval == timedelta(hours=1)
+    assert settings.temporal_rpc_timeout == timedelta(seconds=12.5)
+    assert settings.policy.dispute_window == timedelta(days=3)
