@@ -79,7 +79,12 @@ def text(max_length: int, *, min_length: int = 0, lines: bool = False) -> Any:
 
 Id = Annotated[str, StringConstraints(pattern=ids.REFERENCE_ID_PATTERN)]
 PaymentRef = Annotated[str, StringConstraints(pattern=ids.PAYMENT_REFERENCE_PATTERN)]
-TxHash = Annotated[str, StringConstraints(pattern=ids.TRANSACTION_HASH_PATTERN)]
+# A chain's hashes and escrow ids are hex, the same in any case: lower-cased at the edge, so one
+# transaction or escrow is one reference (and one order's workflow), however a client spells it.
+TxHash = Annotated[str, StringConstraints(pattern=ids.TRANSACTION_HASH_PATTERN),
+                   AfterValidator(str.lower)]
+EscrowRef = Annotated[PaymentRef, AfterValidator(
+    lambda ref: ref.lower() if re.fullmatch(ids.TRANSACTION_HASH_PATTERN, ref) else ref)]
 TrackingNumber = Annotated[str, StringConstraints(pattern=ids.TRACKING_NUMBER_PATTERN)]
 Text = text(200, min_length=1)
 LongText = text(2000, lines=True)
@@ -97,7 +102,7 @@ class PaymentResultIn(ApiModel):
     payment_method: PaymentMethod
     status: Literal["confirmed", "pending"] = "confirmed"
     transaction_hash: TxHash | None = None
-    escrow_id: PaymentRef | None = None
+    escrow_id: EscrowRef | None = None
     payment_intent_id: PaymentRef | None = None
     gas_used: Amount | None = None
     processing_fee: Amount | None = None

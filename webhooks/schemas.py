@@ -17,7 +17,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from api.schemas import PaymentRef, TxHash, text
+from api.schemas import EscrowRef, TxHash, text
 from domain.events import (
     ESCROW_TYPES,
     SHIPPING_STATUSES,
@@ -67,7 +67,7 @@ class EscrowEventIn(WebhookModel):
     type: Kind
     occurred_at: AwareDatetime
     order_id: OrderRef | None = None
-    escrow_id: PaymentRef | None = None
+    escrow_id: EscrowRef | None = None
     transaction_hash: TxHash | None = None
     dispute_id: Short | None = None
     outcome: Literal["release", "refund", "cancel"] | None = None

@@ -178,3 +178,23 @@ async def test_notifications_count_unread_and_can_be_marked_read(api, session_db
         assert read.json() == {"success": True, "unreadCount": 0}
     unread = (await api.get("/api/notifications?unread=true", headers=bearer(buyer_id))).json()
     assert unread["notifications"] == [] and unread["unreadCount"] == 0
+
+
+@pytest.mark.parametrize("method, field", [("crypto", "transactionHash"),
+                                           ("escrow", "escrowId")])
+async def test_a_chain_reference_in_another_case_is_the_same_payment_and_the_same_order(
+        api, session_db, method, field):
+    buyer_id, seller_id, listing = await _people(api, session_db, currency_for(method))
+    reference = "0x" + "AbCdEf0123456789" * 4
+    body = checkout_body(buyer_id=buyer_id, seller_id=seller_id, listing_id=listing,
+                         method=method)
+    body["paymentResult"][field] = reference
+    first = await api.post("/api/orders", json=body, headers=bearer(buyer_id))
+    assert first.status_code == 201, first.text
+    body["paymentResult"][field] = reference.lower()
+    again = await api.post("/api/orders", json=body, headers=bearer(buyer_id))
+    assert again.json()["order"]["id"] == first.json()["order"]["id"], again.text
+    details = (await api.get(f"/api/orders/{first.json()['order']['id']}",
+                             headers=bearer(buyer_id))).json()["order"]
+    key = "transactionHash" if method == "crypto" else "escrowId"
+    assert details["payment"][key] == reference.lower()
