@@ -163,7 +163,7 @@ def _run_dev_stack(settings: Settings) -> int:
                                                         settings.chain_confirmations)
             time.sleep(0.2)
         return 0
-    except (RuntimeError, TimeoutError) as err:
+    except (RuntimeError, TimeoutError, OSError) as err:  # OSError: the chain did not answer
         print(f"oms dev: could not start: {err}", file=sys.stderr)
         return 1
     finally:
