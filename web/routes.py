@@ -24,7 +24,9 @@ from web.render import home, page, to_sign_in
 router = APIRouter(prefix="/app", include_in_schema=False)
 
 LIST_LIMIT = 20
-SORTS = {"createdAt": "date", "status": "status", "totalAmount": "total"}
+SORTS = {"createdAt": "date", "status": "status", "totalAmount": "total",
+         "statusUpdatedAt": "last change"}
+STATUSES = frozenset(s.value for s in OrderStatus)
 
 
 @router.get("/")
@@ -52,6 +54,7 @@ class ListQuery:
 
     q: Annotated[str | None, Query(max_length=200)] = None
     group: str | None = None
+    status: str | None = None  # one status (the console's links), instead of a tab's group
     paymentMethod: str | None = None  # noqa: N815 - the API's names, passed on as they are
     sortBy: str = "createdAt"  # noqa: N815
     sortOrder: str = "desc"  # noqa: N815
@@ -89,9 +92,11 @@ async def _list_page(request: Request, which: str, query: ListQuery) -> Response
     endpoint = {"buyer": f"/api/orders/buyer/{user.user_id}",
                 "seller": f"/api/orders/seller/{user.user_id}", "all": "/api/orders"}[which]
     group = query.group if query.group in StatusGroup.__members__.values() else None
+    status = query.status if query.status in STATUSES else None
     filters = {"paymentMethod": method, "sortBy": query.sortBy, "sortOrder": query.sortOrder}
     context: dict[str, Any] = {"title": title, "path": path, "which": which, "q": q or "",
-                               "group": group, "filters": filters, "groups": list(StatusGroup),
+                               "group": group, "status": status, "filters": filters,
+                               "groups": list(StatusGroup),
                                "methods": list(PaymentMethod), "sorts": SORTS,
                                "counts": {}, "orders": [], "next_cursor": None,
                                "cursor": cursor, "error": None}
@@ -102,7 +107,7 @@ async def _list_page(request: Request, which: str, query: ListQuery) -> Response
                 context["orders"] = found["orders"]
             else:
                 listed, counts = await asyncio.gather(
-                    api.get(endpoint, status=_statuses(group), limit=LIST_LIMIT,
+                    api.get(endpoint, status=status or _statuses(group), limit=LIST_LIMIT,
                             cursor=cursor, **filters),
                     _counts(api, endpoint, method))
                 context.update(orders=listed["orders"], counts=counts,
