@@ -64,14 +64,15 @@ ADDRESS = ('{"name": "Ada Buyer", "street": "1 Main St", "city": "Springfield", 
 
 
 async def an_order_of(url: str) -> str:
-    """One of the big seller's orders from the middle of its list, given the shipping address
-    a checkout records (the bulk rows have none, and the order's answer needs one)."""
+    """One of the big seller's orders in processing (the page then draws its forms: ship a
+    parcel, cancel, refund), given the shipping address a checkout records (the bulk rows
+    have none, and the order's answer needs one)."""
     engine = create_async_engine(url)
     try:
         async with engine.begin() as conn:
             order_id = (await conn.execute(text(
-                "SELECT id FROM orders WHERE seller_id = :s ORDER BY created_at DESC, id DESC "
-                "OFFSET 500 LIMIT 1"), {"s": SELLER})).scalar_one()
+                "SELECT id FROM orders WHERE seller_id = :s AND status = 'processing' "
+                "ORDER BY created_at DESC, id DESC OFFSET 50 LIMIT 1"), {"s": SELLER})).scalar_one()
             await conn.execute(text("UPDATE orders SET shipping_address = CAST(:a AS json) "
                                     "WHERE id = :id"), {"a": ADDRESS, "id": order_id})
             return order_id
