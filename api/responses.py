@@ -304,6 +304,9 @@ class Pagination(Out):
 class OrderPage(Out):
     orders: list[ListItem]
     pagination: Pagination
+    counts_by_status: dict[str, int] | None = Field(
+        None, description="with counts=true: the orders matching every filter but status, by "
+                          "status (statuses without orders left out)")
 
 
 class SearchResults(Out):

@@ -179,6 +179,38 @@ async def count_orders(db: Database, f: OrderFilter) -> int:
         return (await conn.execute(query)).scalar_one()
 
 
+async def count_by_status(db: Database, f: OrderFilter) -> dict[str, int]:
+    """How many orders match every filter but the statuses, by status, in one grouped query:
+    a list's tabs. A seller's (or the platform's) come from the projection's counters."""
+    if f.buyer_id is None and f.party_id is None and f.payment_method is None \
+            and f.created_from is None and f.created_to is None:
+        owner = f.seller_id if f.seller_id is not None else PLATFORM
+        rows = await driver_reads.fetch_all(db, ("counted by status",), _counted_by_status,
+                                            {"owner": owner})
+    else:
+        unfiltered = _without_statuses(f)
+        rows = await driver_reads.fetch_all(db, ("by status", unfiltered.shape()),
+                                            lambda: _grouped(unfiltered), unfiltered.params())
+    return {status: int(count) for status, count in rows if count}
+
+
+def _counted_by_status() -> Select:
+    counts = t.order_status_counts
+    return select(counts.c.status, counts.c["count"]).where(
+        counts.c.seller_id == bindparam("owner"))
+
+
+def _without_statuses(f: OrderFilter) -> OrderFilter:
+    return OrderFilter(buyer_id=f.buyer_id, seller_id=f.seller_id, party_id=f.party_id,
+                       payment_method=f.payment_method, created_from=f.created_from,
+                       created_to=f.created_to)
+
+
+def _grouped(f: OrderFilter) -> Select:
+    return select(o.c.status, func.count()).where(and_(True, *f.clauses())).group_by(
+        o.c.status)
+
+
 def _counted(statuses: tuple[str, ...]) -> Select:
     counts = t.order_status_counts
     query = select(func.coalesce(func.sum(counts.c["count"]), literal_column("0"))).where(

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     temporal_ui_port: int = Field(8233, ge=1, le=65535)
+    # Where operators open an order's run (the operator console's links); default: the dev
+    # stack's Web UI on OMS_TEMPORAL_UI_PORT.
+    temporal_ui_url: str | None = Field(None, pattern=r"^https?://[^/\s]+(/\S*)?$")
     # The dev stack's local chain (anvil), unless OMS_CHAIN_RPC_URL names a chain elsewhere.
     dev_chain_port: int = Field(8545, ge=1, le=65535)
     data_dir: Path = Path(".oms")
@@ -317,6 +320,11 @@ class Settings(BaseSettings):
         if self.temporal_ui_origin:
             return [self.temporal_ui_origin]
         return [f"http://{host}:{self.temporal_ui_port}" for host in ("127.0.0.1", "localhost")]
+
+    @property
+    def temporal_ui_base(self) -> str:
+        """The Temporal Web UI's address, without a trailing slash."""
+        return (self.temporal_ui_url or f"http://127.0.0.1:{self.temporal_ui_port}").rstrip("/")
 
     @property
     def stripe_is_local(self) -> bool:

@@ -16,9 +16,10 @@ STATIC = Path(__file__).parent / "static"
 
 def install(app: FastAPI) -> None:
     """Mount the pages (not API operations: outside the OpenAPI document) and their files."""
-    from web import forms, live, routes, session, sign_in
+    from web import dashboards, forms, live, routes, session, sign_in
 
     app.add_exception_handler(session.Refused, routes.refused)
-    for router in (sign_in.router, routes.router, forms.router, live.router):
+    for router in (sign_in.router, routes.router, dashboards.router, forms.router,
+                   live.router):
         app.include_router(router)
     app.mount("/app/static", StaticFiles(directory=STATIC), name="web-static")

@@ -29,16 +29,26 @@ class NavItem:
 
 
 def navigation(user: Principal | None) -> list[NavItem]:
-    """The sections a person may open. Later pages (a seller's statistics, the operators'
-    console) add their entries here."""
+    """The sections a person may open."""
     if user is None:
         return []
     items: list[NavItem] = []
     if user.role is Role.USER:
-        items += [NavItem("My orders", "/app/purchases"), NavItem("My sales", "/app/sales")]
+        items += [NavItem("My orders", "/app/purchases"), NavItem("My sales", "/app/sales"),
+                  NavItem("My statistics", "/app/stats")]
     if permissions.allows(user, Grant.READ_ANY_ORDER):
         items.append(NavItem("All orders", "/app/orders"))
+    if permissions.allows(user, Grant.STATS_ANY):
+        items.append(NavItem("Statistics", "/app/stats"))
+    if may_use_console(user):
+        items.append(NavItem("Console", "/app/console"))
     return items
+
+
+def may_use_console(user: Principal) -> bool:
+    """Operators and support: every alert and every order."""
+    return (permissions.allows(user, Grant.ALERTS_ALL)
+            and permissions.allows(user, Grant.READ_ANY_ORDER))
 
 
 def home(user: Principal) -> str:
@@ -51,7 +61,7 @@ def home(user: Principal) -> str:
 @cache
 def templates() -> Jinja2Templates:
     found = Jinja2Templates(directory=TEMPLATES)
-    found.env.filters["words"] = words
+    found.env.filters.update(words=words, percent=percent, duration=duration)
     found.env.globals.update(CSRF_FIELD=session.CSRF_FIELD, list_url=list_url,
                              idempotency_key=lambda: str(uuid.uuid4()))
     return found
@@ -66,6 +76,22 @@ def list_url(path: str, **params: Any) -> str:
 def words(value: str | None) -> str:
     """A wire value as a reader says it: "ready_to_ship" -> "ready to ship"."""
     return (value or "").replace("_", " ")
+
+
+def percent(rate: float | None) -> str:
+    """A 0..1 rate as a reader says it; a dash when there was nothing to divide by."""
+    return "–" if rate is None else f"{rate * 100:.1f} %"
+
+
+def duration(seconds: float | None) -> str:
+    """A mean time in the unit that reads best: minutes, hours or days."""
+    if seconds is None:
+        return "–"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def page(request: HTTPConnection, name: str, context: dict[str, Any], *,

@@ -24,7 +24,9 @@ from web.render import home, page, to_sign_in
 router = APIRouter(prefix="/app", include_in_schema=False)
 
 LIST_LIMIT = 20
-SORTS = {"createdAt": "date", "status": "status", "totalAmount": "total"}
+SORTS = {"createdAt": "date", "status": "status", "totalAmount": "total",
+         "statusUpdatedAt": "last change"}
+STATUSES = frozenset(s.value for s in OrderStatus)
 
 
 @router.get("/")
@@ -52,6 +54,7 @@ class ListQuery:
 
     q: Annotated[str | None, Query(max_length=200)] = None
     group: str | None = None
+    status: str | None = None  # one status (the console's links), instead of a tab's group
     paymentMethod: str | None = None  # noqa: N815 - the API's names, passed on as they are
     sortBy: str = "createdAt"  # noqa: N815
     sortOrder: str = "desc"  # noqa: N815
@@ -89,9 +92,11 @@ async def _list_page(request: Request, which: str, query: ListQuery) -> Response
     endpoint = {"buyer": f"/api/orders/buyer/{user.user_id}",
                 "seller": f"/api/orders/seller/{user.user_id}", "all": "/api/orders"}[which]
     group = query.group if query.group in StatusGroup.__members__.values() else None
+    status = query.status if query.status in STATUSES else None
     filters = {"paymentMethod": method, "sortBy": query.sortBy, "sortOrder": query.sortOrder}
     context: dict[str, Any] = {"title": title, "path": path, "which": which, "q": q or "",
-                               "group": group, "filters": filters, "groups": list(StatusGroup),
+                               "group": group, "status": status, "filters": filters,
+                               "groups": list(StatusGroup),
                                "methods": list(PaymentMethod), "sorts": SORTS,
                                "counts": {}, "orders": [], "next_cursor": None,
                                "cursor": cursor, "error": None}
@@ -101,11 +106,11 @@ async def _list_page(request: Request, which: str, query: ListQuery) -> Response
                 found = await api.get("/api/orders/search", q=q, limit=50)
                 context["orders"] = found["orders"]
             else:
-                listed, counts = await asyncio.gather(
-                    api.get(endpoint, status=_statuses(group), limit=LIST_LIMIT,
-                            cursor=cursor, **filters),
-                    _counts(api, endpoint, method))
-                context.update(orders=listed["orders"], counts=counts,
+                listed = await api.get(endpoint, status=status or _statuses(group),
+                                       limit=LIST_LIMIT, cursor=cursor, counts="true",
+                                       **filters)
+                context.update(orders=listed["orders"],
+                               counts=tab_counts(listed["countsByStatus"]),
                                next_cursor=listed["pagination"]["nextCursor"])
     except ApiProblem as problem:
         if problem.unauthorized:
@@ -121,14 +126,12 @@ def _statuses(group: str | None) -> str | None:
     return ",".join(sorted(in_group(StatusGroup(group))))
 
 
-async def _counts(api: ApiClient, endpoint: str, method: str | None) -> dict[str, int]:
-    """Orders per tab, from the list's own totals (one small page per group; every status is
-    in one group, so "all" is their sum)."""
-    pages = await asyncio.gather(*(
-        api.get(endpoint, status=_statuses(g), paymentMethod=method, limit=1)
-        for g in StatusGroup))
-    counts = {g.value: p["pagination"]["total"] for g, p in zip(StatusGroup, pages, strict=True)}
-    return {"all": sum(counts.values()), **counts}
+def tab_counts(by_status: dict[str, int]) -> dict[str, int]:
+    """Orders per tab from the list's counts by status (every status is in one group, so
+    "all" is their sum)."""
+    counts = {g.value: sum(n for s, n in by_status.items() if s in in_group(g))
+              for g in StatusGroup}
+    return {"all": sum(by_status.values()), **counts}
 
 
 @router.get("/orders/{order_id}")

@@ -30,36 +30,39 @@ from domain.errors import ErrorCode
 
 router = APIRouter(prefix="/api/orders", tags=["order lists"], responses=PROBLEM_RESPONSES)
 Params = Annotated[ListParams, Depends(list_params)]
+# The tabs of a dashboard: the counts by status of the same list, in one grouped query.
+WithCounts = Annotated[bool, Query(description="also answer countsByStatus")]
 # Lists answer with response_model_exclude_unset: a line shows the buyer, the seller or both,
 # as the view allows (see api.responses).
 
 
 @router.get("", operation_id="listOrders", response_model=OrderPage,
             response_model_exclude_unset=True, responses=problem_responses(403))
-async def all_orders(params: Params, user: CurrentUser, db: DbDep) -> dict[str, Any]:
+async def all_orders(params: Params, user: CurrentUser, db: DbDep,
+                     counts: WithCounts = False) -> dict[str, Any]:
     """Every order, for operators, support and `orders:read`: the same filters, sorts and pages
     as the other lists."""
     permissions.require(user, Grant.READ_ANY_ORDER)
-    return await _page(db, params, view="operator")
+    return await _page(db, params, view="operator", counts=counts)
 
 
 @router.get("/buyer/{buyer_id}", operation_id="listBuyerOrders", response_model=OrderPage,
             response_model_exclude_unset=True, responses=problem_responses(403))
 async def buyer_orders(buyer_id: UserIdPath, params: Params, user: CurrentUser,
-                       db: DbDep) -> dict[str, Any]:
+                       db: DbDep, counts: WithCounts = False) -> dict[str, Any]:
     """A buyer's orders, with the seller's name and store."""
     _require(permissions.is_self(user, buyer_id) or permissions.allows(user, Grant.READ_ANY_ORDER))
-    return await _page(db, scoped(params, buyer_id=buyer_id), view="buyer")
+    return await _page(db, scoped(params, buyer_id=buyer_id), view="buyer", counts=counts)
 
 
 @router.get("/seller/{seller_id}", operation_id="listSellerOrders", response_model=OrderPage,
             response_model_exclude_unset=True, responses=problem_responses(403))
 async def seller_orders(seller_id: UserIdPath, params: Params, user: CurrentUser,
-                        db: DbDep) -> dict[str, Any]:
+                        db: DbDep, counts: WithCounts = False) -> dict[str, Any]:
     """A seller's orders, with the buyer's name."""
     _require(permissions.is_self(user, seller_id)
              or permissions.allows(user, Grant.READ_ANY_ORDER))
-    return await _page(db, scoped(params, seller_id=seller_id), view="seller")
+    return await _page(db, scoped(params, seller_id=seller_id), view="seller", counts=counts)
 
 
 @router.get("/search", operation_id="searchOrders", response_model=SearchResults,
@@ -85,7 +88,7 @@ def _require(allowed: bool) -> None:
                        "only the owner of this list or an operator may read it")
 
 
-async def _page(db, params: ListParams, *, view: str) -> dict[str, Any]:
+async def _page(db, params: ListParams, *, view: str, counts: bool = False) -> dict[str, Any]:
     after = params.after()
     offset = 0 if after is not None else (params.page - 1) * params.limit
     page = await order_lists.list_orders(db, params.filter, sort=params.sort,
@@ -98,8 +101,11 @@ async def _page(db, params: ListParams, *, view: str) -> dict[str, Any]:
                                   -(-total // params.limit),
                                   "nextCursor": params.next_cursor(page.next_key)}
     lines = await order_lists.lines_of(db, [r.id for r in page.rows])
-    return {"orders": [presenters.list_item(r, lines.get(r.id, []), view) for r in page.rows],
-            "pagination": pagination}
+    answer = {"orders": [presenters.list_item(r, lines.get(r.id, []), view) for r in page.rows],
+              "pagination": pagination}
+    if counts:
+        answer["countsByStatus"] = await order_lists.count_by_status(db, params.filter)
+    return answer
 
 
 @router.get("/ageing", operation_id="getOrderAgeing", response_model=AgeingView,

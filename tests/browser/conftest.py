@@ -139,10 +139,11 @@ class Order:
     seller: str
 
 
-async def new_order(http, session_db, *, status: str = "ready_to_ship") -> Order:
-    """A paid order of a fresh buyer from a fresh seller, moved on to `status`: crypto, or
-    escrow for "escrow_locked" (and disputed by its buyer for "disputed")."""
-    buyer, seller = unique("buyer"), unique("seller")
+async def new_order(http, session_db, *, status: str = "ready_to_ship",
+                    seller: str | None = None) -> Order:
+    """A paid order of a fresh buyer from a fresh seller (or `seller`), moved on to `status`:
+    crypto, or escrow for "escrow_locked" (and disputed by its buyer for "disputed")."""
+    buyer, seller = unique("buyer"), seller or unique("seller")
     listing = await seed_listing(session_db, seller_id=seller, price="100")
     method = "escrow" if status in ("disputed", "escrow_locked") else "crypto"
     created = await http.post("/api/orders", headers=bearer(buyer), json=checkout_body(
@@ -170,3 +171,17 @@ async def parcels(http, order_id: str) -> list:
     answer = await http.get(f"/api/orders/{order_id}/shipments",
                             headers=bearer("ops", Role.OPERATOR))
     return answer.json()["shipments"]
+
+
+async def open_disputes(page, base: str) -> list[str]:
+    """The operator console's open disputes, every page of them: their order ids as shown.
+    The page ends on the last one."""
+    await page.goto(f"{base}/app/console")
+    shown: list[str] = []
+    while True:
+        shown += await page.locator("#disputes li").evaluate_all(
+            "els => els.map(e => e.dataset.orderId)")
+        later = page.get_by_role("link", name="Newer disputes")
+        if not await later.count():
+            return shown
+        await later.click()

@@ -71,6 +71,13 @@ async def test_every_page_passes_axe_at_desktop_and_phone_widths(people, http, s
     await check(operator, f"/app/orders/{disputed.id}", "order page, operator")
     assert await operator.get_by_role("button", name="Resolve").count() == 1
     await check(operator, "/app/orders?q=nothing-matches-this", "search")
+    await check(seller, "/app/stats", "seller's statistics")
+    await seller.get_by_text("Orders per day: the numbers").click()  # a chart's table, open
+    await audit(seller, "seller's statistics, a table open")
+    await check(operator, "/app/stats?days=90", "the marketplace's statistics")
+    await check(operator, "/app/console", "operator console")
+    await check(operator, "/app/orders?status=disputed&sortBy=statusUpdatedAt&sortOrder=asc",
+                "one status, oldest first")
     # A refused form, as htmx shows it beside the form.
     await seller.goto(f"{base}/app/orders/{order.id}")
     await seller.get_by_label("Tracking number").fill("no spaces allowed")

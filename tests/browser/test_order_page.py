@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import expect
 
 from api.auth import Role
-from tests.browser.conftest import new_order, order_state, parcels
+from tests.browser.conftest import new_order, open_disputes, order_state, parcels
 from tests.conftest import bearer
 from tests.factories import unique
 from tests.polling import eventually
@@ -101,7 +101,10 @@ async def test_a_buyer_disputes_with_evidence_and_an_operator_resolves_with_a_sp
                               headers=bearer("ops", Role.OPERATOR))).json()["history"]
     assert history[-1]["newStatus"] == "disputed"
 
-    await operator.goto(f"{people.base}/app/orders/{order.id}")
+    # The operator starts from the console's open disputes.
+    assert order.id in await open_disputes(operator, people.base)
+    await operator.locator(f"#disputes li[data-order-id='{order.id}']").get_by_role(
+        "link", name=order.number, exact=True).click()
     resolve = operator.get_by_role("form", name="Resolve the dispute")
     await resolve.get_by_label("Outcome").select_option("refund")
     await resolve.get_by_label("Split").fill("50")
