@@ -19,6 +19,7 @@ from temporalio.service import RPCError
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import Web3Exception
 
+from chain_events import NO_CHAIN
 from chain_events.listener import ChainListener
 from chain_events.sink import InboxSink
 from db.engine import create_database
@@ -33,8 +34,7 @@ UNAVAILABLE = (ClientError, OSError, TimeoutError, Web3Exception, RPCError, DBAP
 
 def run(settings: Settings) -> int:
     if settings.chain_rpc_url is None:
-        print("oms chain-listen: no chain is configured: set OMS_CHAIN_RPC_URL and the other "
-              "OMS_CHAIN_* settings (README, Where the money comes from)", file=sys.stderr)
+        print(NO_CHAIN, file=sys.stderr)
         return 2
     try:
         asyncio.run(_until_signalled(settings))

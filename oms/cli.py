@@ -103,10 +103,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Se
     if args.command == "token":
         return _token(parser, settings, args)
     if args.command == "chain-listen":
-        if settings.chain_rpc_url is None:  # said before web3's seconds of imports
-            print("oms chain-listen: no chain is configured: set OMS_CHAIN_RPC_URL and the "
-                  "other OMS_CHAIN_* settings (README, Where the money comes from)",
-                  file=sys.stderr)
+        from chain_events import NO_CHAIN
+
+        if settings.chain_rpc_url is None:
+            print(NO_CHAIN, file=sys.stderr)
             return 2
         from chain_events.service import run
 

@@ -7,7 +7,6 @@ holds tokens, and no escrow exists.
 from __future__ import annotations
 
 import secrets
-from enum import IntEnum
 from typing import Any
 
 import pytest
@@ -15,21 +14,11 @@ from eth_account.signers.local import LocalAccount
 from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 
+from payments.chain_escrow import State
 from tests.chain import BUYER_FUNDS, Chain, deploy, revert_reason
 
 AMOUNT = 250 * 10**6  # 250 tUSD
 DAY = 86_400
-
-
-class State(IntEnum):
-    """The contract's State enum, in its order."""
-
-    NONE = 0
-    FUNDED = 1
-    DISPUTED = 2
-    RELEASED = 3
-    REFUNDED = 4
-    RESOLVED = 5
 
 
 def new_escrow_id() -> str:

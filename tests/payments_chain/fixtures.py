@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import httpx
 import pytest
 
+from activities.payments import payment_providers
+from api.main import create_app
 from db import reference_repo
 from db.engine import Database, create_database
 from payments.chain_escrow import EscrowPayments
 from payments.chain_provider import Chain, CryptoTransfers
 from payments.chain_signer import ChainSigner
+from payments.stripe_provider import StripeProvider
 from tests.chain import CHAIN_ID
 from tests.chain import Chain as TestChain
+from worker import build_worker
 
 CONFIRMATIONS = 3
 BUYER, SELLER, STRANGER = "buyer-1", "seller-1", "stranger-1"
@@ -60,3 +67,26 @@ def crypto(on_chain: Chain) -> CryptoTransfers:
 @pytest.fixture
 def escrow(on_chain: Chain) -> EscrowPayments:
     return EscrowPayments(on_chain)
+
+
+@contextlib.asynccontextmanager
+async def chain_service(chain: TestChain, client, settings, database_url: str, *,
+                        queue: str, **policy) -> AsyncIterator[httpx.AsyncClient]:
+    """The API and a worker of their own, whose crypto and escrow are the test chain's, with
+    some of the order policy's durations changed; the client's `db` is their database."""
+    own = settings.model_copy(update={"database_url": database_url,
+                                      "task_queue": f"{queue}-{uuid.uuid4().hex[:8]}"}
+                              ).with_policy(**policy)
+    db = create_database(database_url)
+    stripe = StripeProvider.from_settings(own)
+    providers = payment_providers(stripe, service_chain(db, chain))
+    try:
+        async with build_worker(client, db, own, own.task_queue, providers=providers):
+            app = create_app(own)
+            async with app.router.lifespan_context(app), httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://oms.test") as http:
+                http.db = db  # type: ignore[attr-defined]
+                yield http
+    finally:
+        await stripe.aclose()
+        await db.dispose()

@@ -3,7 +3,6 @@ anvil: the workflow asks the chain, waits for confirmations, and gives money bac
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import ROUND_UP, Decimal
@@ -11,46 +10,26 @@ from decimal import ROUND_UP, Decimal
 import httpx
 import pytest
 
-from activities.payments import payment_providers
 from api.auth import Role, Scope
-from api.main import create_app
-from db.engine import create_database
-from payments.stripe_provider import StripeProvider
+from payments.chain_escrow import State
 from tests.conftest import bearer
 from tests.factories import checkout_body, seed_listing, unique
 from tests.payments_chain.escrows import fund
-from tests.payments_chain.fixtures import CONFIRMATIONS, service_chain
+from tests.payments_chain.fixtures import CONFIRMATIONS, chain_service
 from tests.polling import eventually
-from worker import build_worker
 
 TOTAL_UNITS = 200_000_000  # checkout_body: 2 x 100 USDC
 # Short, so a delivered order completes (and its escrow is released) within the test.
 DISPUTE_WINDOW = timedelta(seconds=3)
-RELEASED, RESOLVED = 3, 5  # the contract's State enum
 
 
 @pytest.fixture
 async def chain_api(chain, client, settings, sqlite_url) -> AsyncIterator[httpx.AsyncClient]:
     """The API and a worker of their own, whose crypto and escrow are the test chain's."""
-    own = settings.model_copy(update={"database_url": sqlite_url,
-                                      "task_queue": f"chain-{uuid.uuid4().hex[:8]}"}
-                              ).with_policy(payment_recheck_interval=timedelta(seconds=1),
-                                            dispute_window=DISPUTE_WINDOW)
-    db = create_database(sqlite_url)
-    stripe = StripeProvider.from_settings(own)
-    providers = payment_providers(stripe, service_chain(db, chain))
-    try:
-        async with build_worker(client, db, own, own.task_queue, providers=providers):
-            app = create_app(own)
-            async with app.router.lifespan_context(app):
-                transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(transport=transport,
-                                             base_url="http://oms.test") as http:
-                    http.db = db  # type: ignore[attr-defined]
-                    yield http
-    finally:
-        await stripe.aclose()
-        await db.dispose()
+    async with chain_service(chain, client, settings, sqlite_url, queue="chain",
+                             payment_recheck_interval=timedelta(seconds=1),
+                             dispute_window=DISPUTE_WINDOW) as http:
+        yield http
 
 
 async def _shop(api, chain, *, buyer_wallet=True):
@@ -150,7 +129,7 @@ async def test_an_escrow_order_is_locked_once_funded_and_confirmed_and_refunded_
 
     async def refunded():
         assert await chain.balance(chain.buyer) - buyer_before == TOTAL_UNITS
-        assert (await chain.record(escrow_id))["state"] == 4  # Refunded
+        assert (await chain.record(escrow_id))["state"] == State.REFUNDED
         return True
 
     await eventually(refunded, timeout=20)
@@ -186,7 +165,7 @@ async def test_an_escrow_order_delivered_completes_after_the_dispute_window_and_
 
     async def released():
         assert await _status(api, order_id, buyer) == "completed"
-        assert (await chain.record(escrow_id))["state"] == RELEASED
+        assert (await chain.record(escrow_id))["state"] == State.RELEASED
         return True
 
     await eventually(released, timeout=30)  # the dispute window, then the release's block
@@ -211,7 +190,7 @@ async def test_a_dispute_resolved_with_a_refund_in_part_splits_the_escrow_on_cha
     assert resolved.status_code == 200, resolved.text
 
     async def split():
-        assert (await chain.record(escrow_id))["state"] in (RELEASED, RESOLVED)
+        assert (await chain.record(escrow_id))["state"] in (State.RELEASED, State.RESOLVED)
         return True
 
     await eventually(split, timeout=30)

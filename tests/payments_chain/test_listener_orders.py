@@ -6,7 +6,6 @@ status that moves moved by the listener's signal."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -14,20 +13,15 @@ import httpx
 import pytest
 from sqlalchemy import delete, select
 
-from activities.payments import payment_providers
 from api.auth import Role
-from api.main import create_app
 from chain_events.sink import InboxSink
 from db import tables as t
-from db.engine import create_database
-from payments.stripe_provider import StripeProvider
 from tests.conftest import bearer
 from tests.factories import checkout_body, seed_listing, unique
 from tests.payments_chain.escrows import fund
-from tests.payments_chain.fixtures import CONFIRMATIONS, service_chain
+from tests.payments_chain.fixtures import CONFIRMATIONS, chain_service
 from tests.payments_chain.listening import key, listener
 from tests.polling import eventually
-from worker import build_worker
 
 TOTAL_UNITS = 200_000_000  # checkout_body: 2 x 100 USDC
 OPS = bearer("ops1", Role.OPERATOR)
@@ -37,25 +31,10 @@ OPS = bearer("ops1", Role.OPERATOR)
 async def stack(chain, client, settings, sqlite_url) -> AsyncIterator[httpx.AsyncClient]:
     """The API and a worker of their own on the test chain, and the listener (`stack.listen`)
     delivering to them through the inbox."""
-    own = settings.model_copy(update={"database_url": sqlite_url,
-                                      "task_queue": f"listen-{uuid.uuid4().hex[:8]}"}
-                              ).with_policy(payment_recheck_interval=timedelta(hours=1))
-    db = create_database(sqlite_url)
-    stripe = StripeProvider.from_settings(own)
-    providers = payment_providers(stripe, service_chain(db, chain))
-    try:
-        async with build_worker(client, db, own, own.task_queue, providers=providers):
-            app = create_app(own)
-            async with app.router.lifespan_context(app):
-                transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(transport=transport,
-                                             base_url="http://oms.test") as http:
-                    http.db = db  # type: ignore[attr-defined]
-                    http.listener = listener(db, chain, InboxSink(db, client))  # type: ignore
-                    yield http
-    finally:
-        await stripe.aclose()
-        await db.dispose()
+    async with chain_service(chain, client, settings, sqlite_url, queue="listen",
+                             payment_recheck_interval=timedelta(hours=1)) as http:
+        http.listener = listener(http.db, chain, InboxSink(http.db, client))  # type: ignore
+        yield http
 
 
 async def _shop(api, chain):
