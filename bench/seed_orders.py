@@ -29,7 +29,7 @@ from bench.progress import Progress
 from db.engine import create_database
 from db.migrate import upgrade
 from tests import servers
-from tests.bulk import STATUSES, insert_first_history, insert_orders
+from tests.bulk import ADDRESS, STATUSES, insert_first_history, insert_orders
 
 BIG_SELLER = "bulk-seller-big"
 BIG_PRODUCT = "Ceramic mug"
@@ -62,7 +62,7 @@ async def insert_big_seller_orders(conn: AsyncConnection, plan: Plan, lo: int, h
     params = {"first": plan.big_number(lo), "last": plan.big_number(hi - 1),
               "base": plan.big_number(0), "step": plan.regular / plan.big_seller_orders,
               "buyers": plan.buyers, "statuses": list(STATUSES), "seller": BIG_SELLER,
-              "product": BIG_PRODUCT}
+              "product": BIG_PRODUCT, "address": ADDRESS}
     await conn.execute(text("""
         INSERT INTO orders (id, workflow_id, order_number, buyer_id, seller_id, listing_id,
             quantity, unit_price, total_amount, currency, payment_method, payment_status,
@@ -72,7 +72,8 @@ async def insert_big_seller_orders(conn: AsyncConnection, plan: Plan, lo: int, h
             'ORD-2026-' || lpad(n::text, 7, '0'), 'bulk-buyer-' || (n % :buyers),
             :seller, 'bulk-listing-big', 1 + n % 5, 10, 10 * (1 + n % 5), 'USD',
             (ARRAY['crypto', 'fiat', 'escrow'])[1 + n % 3], 'confirmed', 'bulk-' || n,
-            (CAST(:statuses AS text[]))[1 + (n / 7) % 10], ts, 1, '{}'::json, 'standard',
+            (CAST(:statuses AS text[]))[1 + (n / 7) % 10], ts, 1, CAST(:address AS json),
+            'standard',
             CASE WHEN n % 3 = 0 THEN '1ZBULK' || n END, ts, ts,
             (10 * (1 + n % 5))::bigint * 100000000,
             'ORD 2026 ' || lpad(n::text, 7, '0') || ' ' || :product

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 
 from domain.order import OrderStatus
 from domain.payments import PaymentState
@@ -123,6 +124,7 @@ def info(status: OrderStatus) -> StatusInfo:
     return STATUSES[status]
 
 
+@cache
 def in_group(group: StatusGroup) -> frozenset[OrderStatus]:
     return frozenset(s for s, row in STATUSES.items() if row.group is group)
 

@@ -9,6 +9,11 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+# The shipping address every bulk order has, as a checkout stores it (the order's answer
+# reads each of its fields).
+ADDRESS = ('{"name": "Bulk Buyer", "street": "1 Main St", "city": "Springfield", '
+           '"state": "IL", "zip_code": "62701", "country": "US"}')
+
 STATUSES = ("payment_confirmed", "order_confirmed", "processing", "shipped", "delivered",
             "completed", "completed", "completed", "cancelled", "refunded")
 
@@ -18,7 +23,7 @@ async def insert_orders(conn: AsyncConnection, *, first: int, count: int, seller
     """Orders number `first` .. `first + count - 1`, spread over sellers and buyers, one a
     minute going back from 2026-06-01, each with an item and a status history row."""
     params = {"first": first, "last": first + count - 1, "sellers": sellers, "buyers": buyers,
-              "statuses": list(STATUSES)}
+              "statuses": list(STATUSES), "address": ADDRESS}
     await conn.execute(text(
         "INSERT INTO listings (id, seller_id, title, unit_price, currency, inventory, active, "
         "created_at, updated_at) SELECT 'bulk-listing-' || s, 'bulk-seller-' || s, "
@@ -42,7 +47,8 @@ async def insert_orders(conn: AsyncConnection, *, first: int, count: int, seller
             'bulk-buyer-' || (n % :buyers), 'bulk-seller-' || (n % :sellers),
             'bulk-listing-' || (n % :sellers), 1 + n % 5, 10, 10 * (1 + n % 5), 'USD',
             (ARRAY['crypto', 'fiat', 'escrow'])[1 + n % 3], 'confirmed', 'bulk-' || n,
-            (CAST(:statuses AS text[]))[1 + (n / 7) % 10], ts, 1, '{}'::json, 'standard',
+            (CAST(:statuses AS text[]))[1 + (n / 7) % 10], ts, 1, CAST(:address AS json),
+            'standard',
             CASE WHEN n % 3 = 0 THEN '1ZBULK' || n END, ts, ts,
             (10 * (1 + n % 5))::bigint * 100000000,
             'ORD 2026 ' || lpad(n::text, 7, '0') || ' Bulk product ' || (n % :sellers)

@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.auth import Principal, Role
 from domain.ids import ORDER_ID_PATTERN
 from domain.order import FINAL_STATUSES, OrderStatus, PaymentMethod
-from domain.statuses import StatusGroup, in_group
 from web import offers as order_offers
 from web import session
 from web.api_client import ApiClient, ApiProblem
+from web.order_lists import ListQuery, OrderLine, tabs
 from web.render import home, page, to_sign_in
 
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -26,7 +25,6 @@ router = APIRouter(prefix="/app", include_in_schema=False)
 LIST_LIMIT = 20
 SORTS = {"createdAt": "date", "status": "status", "totalAmount": "total",
          "statusUpdatedAt": "last change"}
-STATUSES = frozenset(s.value for s in OrderStatus)
 
 
 @router.get("/")
@@ -48,69 +46,46 @@ async def start(request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-@dataclass(frozen=True)
-class ListQuery:
-    """A list page's query: what the list API takes, plus the search and the tab."""
-
-    q: Annotated[str | None, Query(max_length=200)] = None
-    group: str | None = None
-    status: str | None = None  # one status (the console's links), instead of a tab's group
-    paymentMethod: str | None = None  # noqa: N815 - the API's names, passed on as they are
-    sortBy: str = "createdAt"  # noqa: N815
-    sortOrder: str = "desc"  # noqa: N815
-    cursor: str | None = None
-
-
-Listed = Annotated[ListQuery, Depends()]
-
-
 @router.get("/purchases")
-async def purchases(request: Request, query: Listed) -> Response:
-    return await _list_page(request, "buyer", query)
+async def purchases(request: Request) -> Response:
+    return await _list_page(request, "buyer")
 
 
 @router.get("/sales")
-async def sales(request: Request, query: Listed) -> Response:
-    return await _list_page(request, "seller", query)
+async def sales(request: Request) -> Response:
+    return await _list_page(request, "seller")
 
 
 @router.get("/orders")
-async def all_orders(request: Request, query: Listed) -> Response:
-    return await _list_page(request, "all", query)
+async def all_orders(request: Request) -> Response:
+    return await _list_page(request, "all")
 
 
 LISTS = {"buyer": ("My orders", "/app/purchases"), "seller": ("My sales", "/app/sales"),
          "all": ("All orders", "/app/orders")}
 
 
-async def _list_page(request: Request, which: str, query: ListQuery) -> Response:
-    q, cursor, method = query.q, query.cursor, query.paymentMethod
+async def _list_page(request: Request, which: str) -> Response:
     user = await session.principal(request)
     if user is None:
         return to_sign_in()
+    query = ListQuery.of(request.query_params)
     title, path = LISTS[which]
     endpoint = {"buyer": f"/api/orders/buyer/{user.user_id}",
                 "seller": f"/api/orders/seller/{user.user_id}", "all": "/api/orders"}[which]
-    group = query.group if query.group in StatusGroup.__members__.values() else None
-    status = query.status if query.status in STATUSES else None
-    filters = {"paymentMethod": method, "sortBy": query.sortBy, "sortOrder": query.sortOrder}
-    context: dict[str, Any] = {"title": title, "path": path, "which": which, "q": q or "",
-                               "group": group, "status": status, "filters": filters,
-                               "groups": list(StatusGroup),
-                               "methods": list(PaymentMethod), "sorts": SORTS,
-                               "counts": {}, "orders": [], "next_cursor": None,
-                               "cursor": cursor, "error": None}
+    context: dict[str, Any] = {"title": title, "path": path, "query": query,
+                               "methods": list(PaymentMethod), "sorts": SORTS, "tabs": [],
+                               "orders": [], "next_cursor": None, "error": None}
     try:
         async with ApiClient(request, session.session_token(request)) as api:
-            if q:
-                found = await api.get("/api/orders/search", q=q, limit=50)
-                context["orders"] = found["orders"]
+            if query.q:
+                found = await api.get("/api/orders/search", q=query.q, limit=50)
+                context["orders"] = [OrderLine.of(o) for o in found["orders"]]
             else:
-                listed = await api.get(endpoint, status=status or _statuses(group),
-                                       limit=LIST_LIMIT, cursor=cursor, counts="true",
-                                       **filters)
-                context.update(orders=listed["orders"],
-                               counts=tab_counts(listed["countsByStatus"]),
+                listed = await api.get(endpoint, status=query.statuses(), limit=LIST_LIMIT,
+                                       cursor=query.cursor, counts="true", **query.filters)
+                context.update(orders=[OrderLine.of(o) for o in listed["orders"]],
+                               tabs=tabs(path, query, listed["countsByStatus"]),
                                next_cursor=listed["pagination"]["nextCursor"])
     except ApiProblem as problem:
         if problem.unauthorized:
@@ -118,20 +93,6 @@ async def _list_page(request: Request, which: str, query: ListQuery) -> Response
         context["error"] = problem
         return page(request, "orders.html", context, user=user, status=problem.status)
     return page(request, "orders.html", context, user=user)
-
-
-def _statuses(group: str | None) -> str | None:
-    if group is None:
-        return None
-    return ",".join(sorted(in_group(StatusGroup(group))))
-
-
-def tab_counts(by_status: dict[str, int]) -> dict[str, int]:
-    """Orders per tab from the list's counts by status (every status is in one group, so
-    "all" is their sum)."""
-    counts = {g.value: sum(n for s, n in by_status.items() if s in in_group(g))
-              for g in StatusGroup}
-    return {"all": sum(by_status.values()), **counts}
 
 
 @router.get("/orders/{order_id}")
