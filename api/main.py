@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestMetricsMiddleware)
     _outermost(app, SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)  # runs first: every log line of a request has it
+    install_web_pages(app)  # /app/: the pages and their files, told apart by their prefix
     # Lists first: /api/orders/search must not be taken for an order id.
     for router in (order_lists.router, orders.router, order_actions.router, shipments.router,
                    webhook_routes.router,
@@ -87,7 +88,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    live_routes.router, health.router, metrics.router):
         app.include_router(router)
     codec.install(app, settings)
-    install_web_pages(app)  # /app/: the web front's pages and static files
     return app
 
 

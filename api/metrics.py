@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db import tables as t
@@ -44,9 +45,19 @@ class RequestMetricsMiddleware:
         try:
             await self.app(scope, receive, record_status)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            REQUEST_LATENCY.labels(scope["method"], route, str(status)).observe(
+            REQUEST_LATENCY.labels(scope["method"], route_template(scope), str(status)).observe(
                 time.perf_counter() - started)
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path, with the prefixes of the mounts it is in (the pages' routes
+    are under /app); a mounted app's own prefix (static files); "unmatched" when none matched."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if path is None:
+        return "unmatched"
+    mounted = scope.get("root_path", "")[len(scope.get("app_root_path", "")):]
+    return mounted if isinstance(route, Mount) else mounted + path
 
 
 async def render(db: Database, settings: Settings) -> tuple[bytes, str]:

@@ -1,8 +1,9 @@
 """`python -m bench.web_render_bench`: the web front's pages against the JSON API they read, at
 marketplace scale.
 
-Two cases, each two sides, all requests in process over httpx's ASGITransport (no network,
-no server) to one app on a throwaway PostgreSQL seeded by bench.seed_orders:
+Two cases, each two sides, all requests in process (one hand-built ASGI request each, as the
+pages make their own API calls: no network, no server, no HTTP client) to one app on a
+throwaway PostgreSQL seeded by bench.seed_orders:
 
   seller queue  GET /app/sales as BIG_SELLER (its first page of 20 and the tabs' counts)
                 against GET /api/orders/seller/{BIG_SELLER}?limit=20&counts=true, the same
@@ -24,10 +25,11 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
-import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from starlette.types import ASGIApp
 
 from api.auth import Role, mint_token
 from api.main import create_app
@@ -35,6 +37,7 @@ from bench import seed_orders
 from bench.dashboard_bench import machine, reuse
 from bench.latency import Summary, compare
 from oms.settings import Settings
+from web.api_client import Answer, asgi_request
 from web.session import SESSION_COOKIE
 
 SELLER = seed_orders.BIG_SELLER
@@ -73,14 +76,26 @@ async def an_order_of(url: str) -> str:
         await engine.dispose()
 
 
-def fetch(client: httpx.AsyncClient, *paths: str, **params: object) -> Call:
+@dataclass(frozen=True)
+class Caller:
+    """Requests as one person, straight into the app: the client's own work (URL and header
+    models) is left out of both sides alike, so what is timed is the server's."""
+
+    app: ASGIApp
+    headers: list[tuple[bytes, bytes]]
+
+    async def get(self, path: str, **params: object) -> Answer:
+        return await asgi_request(self.app, "GET", path, query=urlencode(params).encode(),
+                                  headers=self.headers, client=("127.0.0.1", 40000))
+
+
+def fetch(caller: Caller, *paths: str, **params: object) -> Call:
     """GET each path (together, as the page does) and fail loudly on anything but 200."""
     async def run() -> None:
-        answers = await asyncio.gather(*(client.get(p, params=params) for p in paths))
-        for answer in answers:
-            if answer.status_code != 200:
-                raise SystemExit(f"{answer.request.url}: {answer.status_code} "
-                                 f"{answer.text[:300]}")
+        answers = await asyncio.gather(*(caller.get(p, **params) for p in paths))
+        for path, answer in zip(paths, answers, strict=True):
+            if answer.status != 200:
+                raise SystemExit(f"{path}: {answer.status} {answer.body[:300]!r}")
     return run
 
 
@@ -88,15 +103,10 @@ async def measure(url: str, args: argparse.Namespace) -> tuple[list[Result], dic
     app = create_app(settings_for(url))
     order_id = await an_order_of(url)
     token = mint_token(SECRET, SELLER, Role.USER)
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-    base = "http://oms.bench"
-    async with (app.router.lifespan_context(app),
-                # The cookie as a plain header, as the API side sends its bearer token: httpx's
-                # cookie jar would add 0.2 ms of the client's own to every page.
-                httpx.AsyncClient(transport=transport, base_url=base,
-                                  headers={"Cookie": f"{SESSION_COOKIE}={token}"}) as pages,
-                httpx.AsyncClient(transport=transport, base_url=base,
-                                  headers={"Authorization": f"Bearer {token}"}) as api):
+    host = (b"host", b"oms.bench")
+    pages = Caller(app, [host, (b"cookie", f"{SESSION_COOKIE}={token}".encode())])
+    api = Caller(app, [host, (b"authorization", f"Bearer {token}".encode())])
+    async with app.router.lifespan_context(app):
         cases = [
             ("seller queue (/app/sales vs list API with counts)", fetch(pages, "/app/sales"),
              fetch(api, f"/api/orders/seller/{SELLER}", limit=20, counts="true"),
@@ -106,8 +116,8 @@ async def measure(url: str, args: argparse.Namespace) -> tuple[list[Result], dic
              fetch(pages, f"/app/orders/{order_id}"),
              fetch(api, f"/api/orders/{order_id}", f"/api/orders/{order_id}/shipments"), {}),
         ]
-        sizes = {"queue_page_bytes": len((await pages.get("/app/sales")).content),
-                 "order_page_bytes": len((await pages.get(f"/app/orders/{order_id}")).content)}
+        sizes = {"queue_page_bytes": len((await pages.get("/app/sales")).body),
+                 "order_page_bytes": len((await pages.get(f"/app/orders/{order_id}")).body)}
         results = []
         for name, page, answer, also in cases:
             page_s, api_s, *others = await compare([page, answer, *also.values()],

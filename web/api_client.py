@@ -84,15 +84,18 @@ class ApiClient:
                         (b"content-length", str(len(content)).encode())]
         if key:
             headers.append((b"idempotency-key", key.encode()))
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-                 "method": method, "scheme": "http", "path": path,
-                 "raw_path": quote(path).encode(), "query_string": query, "headers": headers,
-                 "server": (INTERNAL_HOST, 80), "client": self._client, "root_path": ""}
-        return await _request(self._app, scope, content)
+        return await asgi_request(self._app, method, path, query=query, headers=headers,
+                                  content=content, client=self._client)
 
 
-async def _request(app: ASGIApp, scope: dict[str, Any], content: bytes) -> Answer:
+async def asgi_request(app: ASGIApp, method: str, path: str, *, query: bytes = b"",
+                       headers: list[tuple[bytes, bytes]], content: bytes = b"",
+                       client: tuple[str, int] = ("127.0.0.1", 0)) -> Answer:
     """Send one request through `app` and collect its answer."""
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": method, "scheme": "http", "path": path, "raw_path": quote(path).encode(),
+             "query_string": query, "headers": headers, "server": (INTERNAL_HOST, 80),
+             "client": client, "root_path": ""}
     finished = asyncio.Event()
     read = False
     status: int | None = None

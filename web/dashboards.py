@@ -19,7 +19,7 @@ from web.api_client import ApiClient, ApiProblem
 from web.charts import seller_charts
 from web.render import may_use_console, page, to_sign_in
 
-router = APIRouter(prefix="/app", include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 PERIODS = (7, 30, 90)  # days a statistics page may cover
 DEFAULT_PERIOD = 30

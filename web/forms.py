@@ -16,7 +16,7 @@ from web.offers import STATUS_STEPS, Offer
 from web.render import is_htmx, page, to_sign_in
 from web.routes import order_context
 
-router = APIRouter(prefix="/app/orders/{order_id}", include_in_schema=False)
+router = APIRouter(prefix="/orders/{order_id}", include_in_schema=False)
 Field = Annotated[str | None, Form(max_length=4000)]
 DONE = {Offer.CONFIRM: "Order confirmed.", Offer.PROCESS: "Marked as processing.",
         Offer.READY: "Marked as ready to ship.", Offer.SHIP: "Parcel shipped.",

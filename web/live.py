@@ -21,7 +21,7 @@ from web.api_client import ApiProblem
 from web.render import fragment
 from web.routes import order_context
 
-router = APIRouter(prefix="/app")
+router = APIRouter()
 SEND_TIMEOUT = 5.0
 
 

@@ -20,7 +20,7 @@ from web.api_client import ApiClient, ApiProblem
 from web.order_lists import ListQuery, OrderLine, tabs
 from web.render import home, page, to_sign_in
 
-router = APIRouter(prefix="/app", include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 LIST_LIMIT = 20
 SORTS = {"createdAt": "date", "status": "status", "totalAmount": "total",

@@ -15,7 +15,7 @@ from oms.seed import DEMO_BUYER, DEMO_OPERATOR, DEMO_SELLER, DEMO_SUPPORT
 from web import session
 from web.render import page, to_sign_in
 
-router = APIRouter(prefix="/app", include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 # The dev stack's people (oms/devstack.py prints their tokens), one sign-in button each.
 DEMO_USERS: dict[str, tuple[str, Role, str]] = {

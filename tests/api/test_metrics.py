@@ -30,9 +30,14 @@ def sample(name, **labels) -> float:
 async def test_request_latency_is_recorded_per_route_template(api):
     await api.get("/health")
     await api.get("/api/orders/00000000-0000-0000-0000-000000000000", headers=bearer("x"))
+    # The pages and their files, mounted at /app, are named by their whole template too.
+    await api.get("/app/orders/00000000-0000-0000-0000-000000000000")
+    await api.get("/app/static/app.css")
     page = (await api.get("/metrics")).text
     assert 'oms_api_request_seconds_count{method="GET",route="/health",status="200"}' in page
     assert 'route="/api/orders/{order_id}",status="404"' in page
+    assert 'route="/app/orders/{order_id}",status="303"' in page  # to the sign-in page
+    assert 'route="/app/static",status="200"' in page
     assert "00000000-0000" not in page  # ids never become labels
 
 
