@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import Principal, Role
 from domain.ids import ORDER_ID_PATTERN
@@ -153,3 +155,20 @@ async def refused(request: Request, exc: Exception) -> Response:
     user = await session.principal(request)
     return page(request, "error.html", {"status": 403, "detail": str(exc)}, user=user,
                 status=403)
+
+
+async def wrong_request(request: Request, exc: Exception) -> Response:
+    """A page that does not exist, or a post the pages never make (a field missing or too
+    long): the error page, with the status the API would have answered in JSON."""
+    user = await session.principal(request)
+    if isinstance(exc, RequestValidationError):
+        said = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'form'}: "
+                         f"{e.get('msg', 'invalid')}" for e in exc.errors())
+        status, detail = 422, f"this form was not sent as the page makes it ({said})"
+    elif isinstance(exc, StarletteHTTPException):
+        status = exc.status_code
+        detail = "no such page" if status == 404 else str(exc.detail)
+    else:
+        raise exc
+    return page(request, "error.html", {"status": status, "detail": detail}, user=user,
+                status=status)
