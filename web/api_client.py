@@ -3,8 +3,9 @@ signed-in person (their bearer token, their address), so every rule, limit and e
 API's. Nothing in web/ reads a repository or calls a workflow.
 
 A call is one ASGI request to the whole app, middleware and all, built here rather than
-through httpx's ASGITransport: that costs 0.3 ms more a call in URL and header models the
-pages do not need (BENCHMARKS.md, "The web front's pages").
+through httpx's ASGITransport, which cost 0.3-0.7 ms more a call in URL and header models the
+pages do not need, and in a failed `import sniffio` each time (BENCHMARKS.md, "The web
+front's pages").
 """
 
 from __future__ import annotations
