@@ -11,6 +11,7 @@ import signal
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import prometheus_client
 from sqlalchemy import text
@@ -33,10 +34,12 @@ from oms.startup import (
     temporal_unreachable,
 )
 from oms.temporal import connect, ensure_search_attributes
-from payments.chain_provider import Chain
 from payments.errors import ProviderUnavailable
 from payments.stripe_provider import StripeProvider
 from workflows.order_workflow import OrderWorkflow
+
+if TYPE_CHECKING:
+    from payments.chain_provider import Chain
 
 log = logging.getLogger("oms.worker")
 
@@ -144,6 +147,8 @@ async def _chain(settings: Settings, db: Database) -> Chain:
     not answer yet is no reason not to start: card orders need none, and chain payments are
     asked again until it answers."""
     assert settings.chain_id is not None
+    from payments.chain_provider import Chain  # web3: only a worker on a chain imports it
+
     chain = Chain.from_settings(settings, db)
     try:
         wrong = await chain.misconfigured(settings.chain_id)

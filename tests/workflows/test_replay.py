@@ -6,6 +6,7 @@ record a history of the new behaviour (`python -m tests.record_histories`).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -57,9 +58,17 @@ class _UnpatchedChange(OrderWorkflow):
         return await super().run(input)
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
-async def test_an_unpatched_change_fails_to_replay(path: Path):
-    # The canary: if this passes nothing, the replay test above could not fail either.
+async def test_an_unpatched_change_fails_to_replay_every_history():
+    # The canary: a history that replays under a change running orders would notice could not
+    # fail the replay test above either. One replayer for them all: a failure costs it about
+    # 0.6 s, where a replayer for each history took 1.5 s.
+    async def histories() -> AsyncIterator[WorkflowHistory]:
+        for path in HISTORIES:
+            yield _history(path)
+
     replayer = Replayer(workflows=[_UnpatchedChange], data_converter=_workers_converter())
-    with pytest.raises(NondeterminismError):
-        await replayer.replay_workflow(_history(path), raise_on_replay_failure=True)
+    failures = {}
+    async with replayer.workflow_replay_iterator(histories()) as results:
+        async for result in results:
+            failures[result.history.workflow_id] = type(result.replay_failure)
+    assert failures == {path.stem: NondeterminismError for path in HISTORIES}
