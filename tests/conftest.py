@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -86,20 +87,38 @@ def postgres_base_url() -> Iterator[str]:
         yield url
 
 
+# Each test's database is a copy of one migrated once a session: the migrations cost 0.3 s
+# (PostgreSQL) and 0.5 s (SQLite) a test, a copy 0.1 s and a millisecond.
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres_base_url: str) -> str:
+    """The name of a migrated PostgreSQL database that nothing connects to: a template."""
+    name = "oms_migrated"
+    upgrade(servers.create_database(postgres_base_url, name))
+    return name
+
+
 @pytest.fixture
-def postgres_url(postgres_base_url: str) -> str:
+def postgres_url(postgres_base_url: str, migrated_postgres: str) -> str:
     """A new, migrated PostgreSQL database for one test."""
-    url = servers.create_database(postgres_base_url, f"oms_{uuid.uuid4().hex[:12]}")
-    upgrade(url)
-    return url
+    return servers.create_database(postgres_base_url, f"oms_{uuid.uuid4().hex[:12]}",
+                                   template=migrated_postgres)
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("migrated") / "oms.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
+def sqlite_url(tmp_path: Path, migrated_sqlite: Path) -> str:
     """A new, migrated SQLite database file for one test."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'oms.db'}"
-    upgrade(url)
-    return url
+    copy = tmp_path / "oms.db"
+    shutil.copyfile(migrated_sqlite, copy)
+    return f"sqlite+aiosqlite:///{copy}"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -135,10 +135,13 @@ def postgres_server(bin_dir: Path) -> Iterator[PostgresCluster]:
         shutil.rmtree(data, ignore_errors=True)
 
 
-def create_database(base_url: str, name: str) -> str:
+def create_database(base_url: str, name: str, *, template: str | None = None) -> str:
+    """A new database `name`, empty or a copy of `template` (which nobody may be connected
+    to)."""
     plain = base_url.replace("postgresql+psycopg://", "postgresql://")
+    copied = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(f"{plain}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copied}')
     return f"{base_url}/{name}"
 
 
