@@ -51,7 +51,6 @@ from bench.latency import Summary, compare
 from bench.sql_capture import Statement, StatementLog, psycopg_url, replay
 from db import order_lists
 from db.engine import Database, create_database
-from db.migrate import upgrade
 from domain.order import PaymentMethod
 
 SELLER = Principal(user_id=seed_orders.BIG_SELLER, role=Role.USER)
@@ -307,20 +306,10 @@ def as_json(results: list[Result], info: dict, seeded: str) -> dict:
                         for r in results]}
 
 
-def reuse(url: str, plan: seed_orders.Plan) -> str:
-    """Seed a reused database only when it is empty; otherwise take its orders as they are."""
-    upgrade(url)
-    if asyncio.run(seed_orders.count_orders_in(url)) == 0:
-        return seed_orders.summary(plan, seed_orders.seed_database(url, plan))
-    return "seeding: none (reused a seeded database)"
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.dashboard_bench",
                                      description=__doc__.split("\n\n")[0])
-    seed_orders.add_plan_arguments(parser)
-    parser.add_argument("--reuse-url", help="postgresql+psycopg://... database to use (seeded "
-                                            "first if empty) instead of a throwaway cluster")
+    seed_orders.add_bench_database_arguments(parser)
     parser.add_argument("--repeat", type=int, default=200, help="timed runs per side per case")
     parser.add_argument("--warmup", type=int, default=20, help="untimed runs first")
     parser.add_argument("--block", type=int, default=10,
@@ -347,12 +336,8 @@ def run(url: str, args: argparse.Namespace, seeded: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    plan = seed_orders.plan_from(args)
-    if args.reuse_url:
-        run(args.reuse_url, args, reuse(args.reuse_url, plan))
-        return
-    with seed_orders.throwaway_database("oms_dashboards") as url:
-        run(url, args, seed_orders.summary(plan, seed_orders.seed_database(url, plan)))
+    with seed_orders.bench_database(args, "oms_dashboards") as (url, seeded):
+        run(url, args, seeded)
 
 
 if __name__ == "__main__":

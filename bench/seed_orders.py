@@ -233,6 +233,33 @@ def plan_from(args: argparse.Namespace) -> Plan:
                 sellers=args.sellers, buyers=args.buyers, batch=args.batch)
 
 
+def add_bench_database_arguments(parser: argparse.ArgumentParser) -> None:
+    """What a benchmark's database is: the plan's orders, or --reuse-url's."""
+    add_plan_arguments(parser)
+    parser.add_argument("--reuse-url", help="postgresql+psycopg://... database to use (seeded "
+                                            "first if empty) instead of a throwaway cluster")
+
+
+@contextlib.contextmanager
+def bench_database(args: argparse.Namespace, name: str) -> Iterator[tuple[str, str]]:
+    """A benchmark's database and the line saying how it was seeded: --reuse-url's, seeded
+    only when empty, or else a throwaway cluster's seeded with the plan."""
+    plan = plan_from(args)
+    if args.reuse_url:
+        yield args.reuse_url, reuse(args.reuse_url, plan)
+        return
+    with throwaway_database(name) as url:
+        yield url, summary(plan, seed_database(url, plan))
+
+
+def reuse(url: str, plan: Plan) -> str:
+    """Seed a reused database only when it is empty; otherwise take its orders as they are."""
+    upgrade(url)
+    if asyncio.run(count_orders_in(url)) == 0:
+        return summary(plan, seed_database(url, plan))
+    return "seeding: none (reused a seeded database)"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.seed_orders",
                                      description=__doc__.split("\n\n")[0])

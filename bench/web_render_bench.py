@@ -34,7 +34,7 @@ from starlette.types import ASGIApp
 from api.auth import Role, mint_token
 from api.main import create_app
 from bench import seed_orders
-from bench.dashboard_bench import machine, reuse
+from bench.dashboard_bench import machine
 from bench.latency import Summary, compare
 from oms.settings import Settings
 from web.api_client import Answer, asgi_request
@@ -152,9 +152,7 @@ def report(results: list[Result], info: dict, seeded: str) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.web_render_bench",
                                      description=__doc__.split("\n\n")[0])
-    seed_orders.add_plan_arguments(parser)
-    parser.add_argument("--reuse-url", help="postgresql+psycopg://... database to use (seeded "
-                                            "first if empty) instead of a throwaway cluster")
+    seed_orders.add_bench_database_arguments(parser)
     parser.add_argument("--repeat", type=int, default=300, help="timed runs per side per case")
     parser.add_argument("--warmup", type=int, default=30, help="untimed runs first")
     parser.add_argument("--block", type=int, default=10,
@@ -172,12 +170,8 @@ def run(url: str, args: argparse.Namespace, seeded: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    plan = seed_orders.plan_from(args)
-    if args.reuse_url:
-        run(args.reuse_url, args, reuse(args.reuse_url, plan))
-        return
-    with seed_orders.throwaway_database("oms_web_render") as url:
-        run(url, args, seed_orders.summary(plan, seed_orders.seed_database(url, plan)))
+    with seed_orders.bench_database(args, "oms_web_render") as (url, seeded):
+        run(url, args, seeded)
 
 
 if __name__ == "__main__":
