@@ -19,6 +19,8 @@ from urllib.parse import quote, urlencode
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message
 
+from web import session
+
 # The host the in-process requests name; they never leave the process.
 INTERNAL_HOST = "oms.internal"
 
@@ -44,8 +46,11 @@ class Answer:
 
 
 class ApiClient:
-    def __init__(self, connection: HTTPConnection, token: str | None) -> None:
+    """The API as the person signed in on `connection` (anonymous without a session)."""
+
+    def __init__(self, connection: HTTPConnection) -> None:
         self._app: ASGIApp = connection.app
+        token = session.session_token(connection)
         # The person's own address, so the API's abuse limits count them as if they called it.
         client = connection.client
         self._client = (client.host, client.port) if client else ("127.0.0.1", 0)
@@ -56,12 +61,6 @@ class ApiClient:
         if request_id:
             headers.append((b"x-request-id", request_id.encode()))
         self._headers = headers
-
-    async def __aenter__(self) -> ApiClient:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        return None
 
     async def get(self, path: str, **params: Any) -> dict[str, Any]:
         query = {k: v for k, v in params.items() if v not in (None, "", [])}

@@ -49,9 +49,9 @@ async def stats_page(request: Request, days: str | None = None,
     context: dict[str, Any] = {"periods": PERIODS, "period": period, "seller_id": seller,
                                "everyone": everyone}
     try:
-        async with ApiClient(request, session.session_token(request)) as api:
-            answer = await api.get("/api/orders/stats", sellerId=seller,
-                                   **{"from": _iso(start), "to": _iso(end)})
+        api = ApiClient(request)
+        answer = await api.get("/api/orders/stats", sellerId=seller,
+                               **{"from": _iso(start), "to": _iso(end)})
     except ApiProblem as problem:
         return _problem_page(request, user, problem)
     found = answer["stats"]
@@ -76,12 +76,12 @@ async def console(request: Request) -> Response:
         return page(request, "error.html", {"status": 403, "detail": "the console is for "
                                             "operators and support"}, user=user, status=403)
     try:
-        async with ApiClient(request, session.session_token(request)) as api:
-            alerts, ageing, disputes = await asyncio.gather(
-                api.get("/api/alerts", limit=CONSOLE_ALERTS),
-                api.get("/api/orders/ageing"),
-                api.get("/api/orders", status="disputed", limit=CONSOLE_DISPUTES,
-                        cursor=request.query_params.get("cursor"), **OLDEST_FIRST))
+        api = ApiClient(request)
+        alerts, ageing, disputes = await asyncio.gather(
+            api.get("/api/alerts", limit=CONSOLE_ALERTS),
+            api.get("/api/orders/ageing"),
+            api.get("/api/orders", status="disputed", limit=CONSOLE_DISPUTES,
+                    cursor=request.query_params.get("cursor"), **OLDEST_FIRST))
     except ApiProblem as problem:
         return _problem_page(request, user, problem)
     settings = request.app.state.settings

@@ -103,10 +103,10 @@ async def _act(request: Request, order_id: str, offer: Offer, csrf: str | None, 
     if user is None:
         return to_sign_in()
     try:
-        async with ApiClient(request, session.session_token(request)) as api:
-            call = api.put if method == "put" else api.post
-            # The key was made when the form was drawn: a double submit is one request.
-            await call(path, body, idempotency_key=key or None)
+        api = ApiClient(request)
+        call = api.put if method == "put" else api.post
+        # The key was made when the form was drawn: a double submit is one request.
+        await call(path, body, idempotency_key=key or None)
     except ApiProblem as problem:
         if problem.unauthorized:
             return to_sign_in()

@@ -37,8 +37,8 @@ async def start(request: Request) -> Response:
     target = home(user)
     if user.role is Role.USER:
         try:
-            async with ApiClient(request, session.session_token(request)) as api:
-                sold = await api.get(f"/api/orders/seller/{user.user_id}", limit=1)
+            api = ApiClient(request)
+            sold = await api.get(f"/api/orders/seller/{user.user_id}", limit=1)
         except ApiProblem as problem:
             if problem.unauthorized:
                 return to_sign_in()
@@ -79,16 +79,16 @@ async def _list_page(request: Request, which: str) -> Response:
                                "methods": list(PaymentMethod), "sorts": SORTS, "tabs": [],
                                "orders": [], "next_cursor": None, "error": None}
     try:
-        async with ApiClient(request, session.session_token(request)) as api:
-            if query.q:
-                found = await api.get("/api/orders/search", q=query.q, limit=50)
-                context["orders"] = [OrderLine.of(o) for o in found["orders"]]
-            else:
-                listed = await api.get(endpoint, status=query.statuses(), limit=LIST_LIMIT,
-                                       cursor=query.cursor, counts="true", **query.filters)
-                context.update(orders=[OrderLine.of(o) for o in listed["orders"]],
-                               tabs=tabs(path, query, listed["countsByStatus"]),
-                               next_cursor=listed["pagination"]["nextCursor"])
+        api = ApiClient(request)
+        if query.q:
+            found = await api.get("/api/orders/search", q=query.q, limit=50)
+            context["orders"] = [OrderLine.of(o) for o in found["orders"]]
+        else:
+            listed = await api.get(endpoint, status=query.statuses(), limit=LIST_LIMIT,
+                                   cursor=query.cursor, counts="true", **query.filters)
+            context.update(orders=[OrderLine.of(o) for o in listed["orders"]],
+                           tabs=tabs(path, query, listed["countsByStatus"]),
+                           next_cursor=listed["pagination"]["nextCursor"])
     except ApiProblem as problem:
         if problem.unauthorized:
             return to_sign_in()
@@ -123,9 +123,9 @@ def _is_order_id(value: str) -> bool:
 async def order_context(connection, user: Principal, order_id: str,
                         **extra: Any) -> dict[str, Any]:
     """What the order page shows, read through the API as `user`."""
-    async with ApiClient(connection, session.session_token(connection)) as api:
-        details, parcels = await asyncio.gather(
-            api.get(f"/api/orders/{order_id}"), api.get(f"/api/orders/{order_id}/shipments"))
+    api = ApiClient(connection)
+    details, parcels = await asyncio.gather(
+        api.get(f"/api/orders/{order_id}"), api.get(f"/api/orders/{order_id}/shipments"))
     order = details["order"]
     settings = connection.app.state.settings
     offered = order_offers.offers(user, order, now=datetime.now(UTC),

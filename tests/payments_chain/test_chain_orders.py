@@ -109,20 +109,12 @@ async def test_a_crypto_checkout_by_a_buyer_without_a_wallet_is_refused_saying_s
 async def test_an_escrow_order_is_locked_once_funded_and_confirmed_and_refunded_on_cancel(
         chain, chain_api):
     api = chain_api
-    buyer, seller, listing = await _shop(api, chain)
-    escrow_id = await fund(chain, units=TOTAL_UNITS)
-    await chain.mine(CONFIRMATIONS)
-    body = checkout_body(buyer_id=buyer, seller_id=seller, listing_id=listing, method="escrow")
-    body["paymentResult"]["escrowId"] = escrow_id
-    created = await api.post("/api/orders", json=body, headers=bearer(buyer))
-    assert created.status_code == 201, created.text
-    order = created.json()["order"]
-    assert order["status"] == "escrow_locked"
-    details = (await api.get(f"/api/orders/{order['id']}", headers=bearer(buyer))).json()
+    order_id, escrow_id, buyer, _ = await _locked_escrow_order(api, chain)
+    details = (await api.get(f"/api/orders/{order_id}", headers=bearer(buyer))).json()
     gas = Decimal(details["order"]["payment"]["gasFee"])  # what funding the escrow cost
     assert Decimal(0) < gas < Decimal("0.01")
     buyer_before = await chain.balance(chain.buyer)
-    cancelled = await api.post(f"/api/orders/{order['id']}/cancel",
+    cancelled = await api.post(f"/api/orders/{order_id}/cancel",
                                json={"reasonCode": "buyer_request"},
                                headers={**bearer(buyer), "Idempotency-Key": "cancel-1"})
     assert cancelled.status_code == 200, cancelled.text

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
 from web.api_client import ApiClient, ApiProblem
+from web.session import SESSION_COOKIE
 
 
 def an_api() -> FastAPI:
@@ -36,16 +37,18 @@ def an_api() -> FastAPI:
     return app
 
 
-def page_request(app: FastAPI, headers: dict[str, str] | None = None) -> HTTPConnection:
+def page_request(app: FastAPI, token: str | None = "tok",
+                 headers: dict[str, str] | None = None) -> HTTPConnection:
+    headers = {**({"Cookie": f"{SESSION_COOKIE}={token}"} if token else {}), **(headers or {})}
     return HTTPConnection({
         "type": "http", "app": app, "client": ("203.0.113.7", 51000), "path": "/app/sales",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]})
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]})
 
 
 async def test_a_read_carries_the_persons_token_address_and_request_id():
     app = an_api()
-    async with ApiClient(page_request(app, {"X-Request-ID": "req-1"}), "tok") as api:
-        answer = await api.get("/api/echo/ada lovelace", limit=20, cursor=None, q="", status="a,b")
+    api = ApiClient(page_request(app, headers={"X-Request-ID": "req-1"}))
+    answer = await api.get("/api/echo/ada lovelace", limit=20, cursor=None, q="", status="a,b")
     assert answer == {"name": "ada lovelace", "method": "GET",
                       "query": {"limit": "20", "status": "a,b"},
                       "authorization": "Bearer tok", "requestId": "req-1",
@@ -54,9 +57,9 @@ async def test_a_read_carries_the_persons_token_address_and_request_id():
 
 async def test_a_write_sends_its_json_body_and_idempotency_key():
     app = an_api()
-    async with ApiClient(page_request(app), None) as api:
-        posted = await api.post("/api/echo/x", {"amount": "7.50"}, idempotency_key="k-1")
-        put = await api.put("/api/echo/x", {"status": "shipped"})
+    api = ApiClient(page_request(app, token=None))
+    posted = await api.post("/api/echo/x", {"amount": "7.50"}, idempotency_key="k-1")
+    put = await api.put("/api/echo/x", {"status": "shipped"})
     assert (posted["method"], posted["body"], posted["idempotencyKey"]) == (
         "POST", {"amount": "7.50"}, "k-1")
     assert posted["authorization"] is None
@@ -65,16 +68,14 @@ async def test_a_write_sends_its_json_body_and_idempotency_key():
 
 
 async def test_a_refusal_is_a_problem_with_the_apis_code_detail_and_errors():
-    async with ApiClient(page_request(an_api()), "tok") as api:
-        with pytest.raises(ApiProblem) as refused:
-            await api.get("/api/refused")
+    with pytest.raises(ApiProblem) as refused:
+        await ApiClient(page_request(an_api())).get("/api/refused")
     assert refused.value == ApiProblem(409, "INVALID_TRANSITION", "the order is shipped",
                                        [{"field": "status", "message": "no"}])
     assert not refused.value.unauthorized
 
 
 async def test_a_bug_in_the_api_is_its_500_not_the_pages_exception():
-    async with ApiClient(page_request(an_api()), "tok") as api:
-        with pytest.raises(ApiProblem) as failed:
-            await api.get("/api/broken")
+    with pytest.raises(ApiProblem) as failed:
+        await ApiClient(page_request(an_api())).get("/api/broken")
     assert (failed.value.status, failed.value.code) == (500, "ERROR")
