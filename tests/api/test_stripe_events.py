@@ -99,9 +99,13 @@ async def test_a_dashboard_refund_is_recorded_once_and_the_cancel_refunds_only_t
         return payment
     payment = await eventually(recorded)
     assert [(op["kind"], op["amount"]) for op in payment["operations"]] == [("refund", "50.00")]
-    alerts = (await api.get("/api/alerts", headers=bearer("ops", Role.OPERATOR))).json()
-    assert [a["kind"] for a in alerts["alerts"] if a["orderId"] == order["id"]] == [
-        "refunded_outside"]
+
+    async def alerted():  # the alert is written after the refund is recorded
+        alerts = (await api.get("/api/alerts", headers=bearer("ops", Role.OPERATOR))).json()
+        assert [a["kind"] for a in alerts["alerts"] if a["orderId"] == order["id"]] == [
+            "refunded_outside"]
+        return True
+    await eventually(alerted)
 
     cancelled = await api.post(f"/api/orders/{order['id']}/cancel",
                                json={"reasonCode": "buyer_request"}, headers=bearer(buyer))
